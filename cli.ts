@@ -1,0 +1,145 @@
+import { parseArgs } from 'node:util';
+import { DiskError } from './ops/disks.ts';
+import type { EventSink, InstallResult } from './ops/events.ts';
+import { defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
+import { linePrinter } from './ops/outputs/line-printer.ts';
+import { renderPlan } from './ops/plan-text.ts';
+import { ALL_STEPS, PlanRefused, type StepName } from './ops/plan.ts';
+import { loadRecipeFile, prepareInstall } from './ops/prepare.ts';
+import { RecipeError } from './ops/recipe.ts';
+import { runPlan } from './ops/runner.ts';
+import { STEPS } from './ops/steps.ts';
+
+/** Exit codes, also in the README. */
+export const EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3, interrupted: 130 } as const;
+
+const USAGE = `shoal-install: install Linux or Windows onto this machine's disk from an OCI registry
+
+Usage:
+  shoal-install plan --recipe FILE [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP] [--json]
+  shoal-install install --recipe FILE --yes [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP]
+                        [--json] [--log FILE]
+
+  --recipe FILE        a Shoal recipe.json
+  --disk DEV           install onto DEV instead of the recipe's target_disk (a block device or a disk image file)
+  --yes                confirm that everything on the target disk may be destroyed
+  --plain-http H[:P]   reach this registry over plain HTTP (repeatable; loopback always may)
+  --stop-before STEP   leave out STEP and every step after it (${ALL_STEPS.join(', ')})
+  --json               print events as JSON lines instead of text
+  --log FILE           the JSON-lines log (default ${defaultLogPath(new Date(0)).replace(/install-.*/, 'install-<time>.jsonl')})
+
+Exit codes: 0 done, 1 a step failed, 2 bad input (usage, recipe), 3 plan refused (disk in use, layout too big,
+missing disk), 130 interrupted.
+`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  recipe: { type: 'string' },
+  disk: { type: 'string' },
+  yes: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  log: { type: 'string' },
+  'plain-http': { type: 'string', multiple: true },
+  'stop-before': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+type Values = ReturnType<typeof parse>['values'];
+
+function stopBefore(values: Values): StepName | undefined {
+  const s = values['stop-before'];
+  if (s === undefined) return undefined;
+  if (!(ALL_STEPS as readonly string[]).includes(s)) throw new UsageError(`--stop-before: unknown step "${s}" (steps: ${ALL_STEPS.join(', ')})`);
+  return s as StepName;
+}
+
+async function prepared(values: Values) {
+  if (!values.recipe) throw new UsageError('--recipe FILE is required');
+  const recipe = await loadRecipeFile(values.recipe);
+  return prepareInstall(recipe, { disk: values.disk, plainHttp: values['plain-http'], stopBefore: stopBefore(values) });
+}
+
+async function planCommand(values: Values): Promise<number> {
+  const { plan } = await prepared(values);
+  process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan));
+  return EXIT.ok;
+}
+
+/** SIGINT/SIGTERM abort the run; the runner then unmounts, detaches and kills what it started. */
+function abortOnSignals(): { signal: AbortSignal; interrupted: () => boolean; dispose: () => void } {
+  const ctl = new AbortController();
+  const onSignal = (name: string) => {
+    process.stderr.write(`\n${name}: stopping the install and cleaning up...\n`);
+    ctl.abort(new Error(name));
+  };
+  const int = () => onSignal('SIGINT');
+  const term = () => onSignal('SIGTERM');
+  process.on('SIGINT', int).on('SIGTERM', term);
+  return {
+    signal: ctl.signal,
+    interrupted: () => ctl.signal.aborted,
+    dispose: () => void process.off('SIGINT', int).off('SIGTERM', term),
+  };
+}
+
+async function installCommand(values: Values): Promise<number> {
+  const { plan, inputs, secrets } = await prepared(values);
+  if (!values.yes) {
+    process.stderr.write(renderPlan(plan));
+    throw new UsageError(`nothing was written: add --yes to confirm that everything on ${plan.disk.path} may be destroyed`);
+  }
+  const logPath = values.log ?? defaultLogPath();
+  const log = jsonLog(logPath);
+  const faces: EventSink[] = [log.sink, values.json ? (e) => process.stdout.write(`${JSON.stringify(e)}\n`) : linePrinter((l) => process.stdout.write(`${l}\n`))];
+  const aborting = abortOnSignals();
+  let result: InstallResult;
+  try {
+    result = await runPlan(plan, { steps: STEPS, inputs, secrets, signal: aborting.signal, onEvent: (e) => faces.forEach((f) => f(e)) });
+  } finally {
+    aborting.dispose();
+    await log.close();
+  }
+  if (!values.json) process.stdout.write(`Full log: ${logPath}\n`);
+  if (aborting.interrupted()) return EXIT.interrupted;
+  return result.ok ? EXIT.ok : EXIT.failed;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parse(argv);
+    const [command, ...rest] = positionals;
+    if (values.help || command === 'help') {
+      process.stdout.write(USAGE);
+      return EXIT.ok;
+    }
+    if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    if (command === 'plan') return await planCommand(values);
+    if (command === 'install') return await installCommand(values);
+    throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`shoal-install: ${e.message}\n\n${USAGE}`);
+      return EXIT.badInput;
+    }
+    if (e instanceof RecipeError) {
+      process.stderr.write(`shoal-install: ${e.message}\n`);
+      return EXIT.badInput;
+    }
+    if (e instanceof PlanRefused || e instanceof DiskError) {
+      process.stderr.write(`shoal-install: ${e.message}\n`);
+      return EXIT.refused;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,200 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { z } from 'zod';
+import { run } from './exec.ts';
+
+/** One row of `lsblk --json --bytes --output-all`; only the columns we use, the rest passed through. */
+const LsblkDevice: z.ZodType<LsblkDevice> = z.lazy(() =>
+  z.looseObject({
+    name: z.string(),
+    path: z.string(),
+    type: z.string(),
+    size: z.number(),
+    'log-sec': z.number().nullish(),
+    model: z.string().nullish(),
+    serial: z.string().nullish(),
+    tran: z.string().nullish(),
+    wwn: z.string().nullish(),
+    subsystems: z.string().nullish(),
+    ro: z.boolean(),
+    rm: z.boolean().nullish(),
+    pttype: z.string().nullish(),
+    fstype: z.string().nullish(),
+    label: z.string().nullish(),
+    uuid: z.string().nullish(),
+    parttypename: z.string().nullish(),
+    mountpoints: z.array(z.string().nullable()).nullish(),
+    children: z.array(LsblkDevice).optional(),
+  }),
+);
+interface LsblkDevice {
+  name: string;
+  path: string;
+  type: string;
+  size: number;
+  'log-sec'?: number | null;
+  model?: string | null;
+  serial?: string | null;
+  tran?: string | null;
+  wwn?: string | null;
+  subsystems?: string | null;
+  ro: boolean;
+  rm?: boolean | null;
+  pttype?: string | null;
+  fstype?: string | null;
+  label?: string | null;
+  uuid?: string | null;
+  parttypename?: string | null;
+  mountpoints?: (string | null)[] | null;
+  children?: LsblkDevice[];
+}
+const LsblkOutput = z.object({ blockdevices: z.array(LsblkDevice) });
+
+export interface ExistingPartition {
+  path: string;
+  sizeBytes: number;
+  fstype?: string;
+  label?: string;
+  uuid?: string;
+  typeName?: string;
+  mountpoints: string[];
+}
+
+export interface DiskFacts {
+  /** What the recipe named: a block device or a disk image file. */
+  path: string;
+  kind: 'block' | 'image';
+  name: string;
+  sizeBytes: number;
+  sectorSize: number;
+  model?: string;
+  serial?: string;
+  transport?: string;
+  wwn?: string;
+  readOnly: boolean;
+  partitionTable?: string;
+  partitions: ExistingPartition[];
+  /** Why this disk must not be written; empty when it is free. */
+  inUse: string[];
+}
+
+const clean = (s: string | null | undefined) => (s && s.trim() !== '' ? s.trim() : undefined);
+const mounts = (d: LsblkDevice) => (d.mountpoints ?? []).filter((m): m is string => !!m);
+
+/** Mounts that mean "this is what the running system booted from". */
+const BOOT_MOUNTS = ['/', '/boot', '/boot/efi', '/usr', '/sysroot', '/run/initramfs/live', '/run/rootfsbase', '/run/bootfs'];
+
+async function listHolders(name: string): Promise<string[]> {
+  try {
+    return await readdir(`/sys/class/block/${name}/holders`);
+  } catch {
+    return [];
+  }
+}
+
+async function activeSwaps(): Promise<string[]> {
+  const text = await readFile('/proc/swaps', 'utf8').catch(() => '');
+  return text.split('\n').slice(1).map((l) => l.split(/\s+/)[0] ?? '').filter(Boolean);
+}
+
+function transportOf(d: LsblkDevice): string | undefined {
+  if (d.tran) return d.tran;
+  if (d.subsystems?.includes('virtio')) return 'virtio';
+  if (d.name.startsWith('loop')) return 'loop';
+  return undefined;
+}
+
+async function reasonsInUse(d: LsblkDevice, swaps: string[]): Promise<string[]> {
+  const reasons: string[] = [];
+  const all = [d, ...(d.children ?? [])];
+  const mounted = all.flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m })));
+  const boot = mounted.find((x) => BOOT_MOUNTS.includes(x.m));
+  if (boot) reasons.push(`it is the running system's boot medium (${boot.dev} is mounted at ${boot.m})`);
+  for (const x of mounted.filter((x) => x !== boot)) reasons.push(`${x.dev} is mounted at ${x.m}`);
+  for (const c of all) if (swaps.includes(c.path)) reasons.push(`${c.path} is active swap`);
+  for (const c of all) {
+    const holders = await listHolders(c.name);
+    if (holders.length) reasons.push(`${c.path} is held by ${holders.join(', ')} (RAID, LVM or device-mapper)`);
+  }
+  return reasons;
+}
+
+async function fromLsblk(d: LsblkDevice, swaps: string[]): Promise<DiskFacts> {
+  return {
+    path: d.path,
+    kind: 'block',
+    name: d.name,
+    sizeBytes: d.size,
+    sectorSize: d['log-sec'] ?? 512,
+    model: clean(d.model),
+    serial: clean(d.serial),
+    transport: transportOf(d),
+    wwn: clean(d.wwn),
+    readOnly: d.ro,
+    partitionTable: clean(d.pttype),
+    partitions: (d.children ?? [])
+      .filter((c) => c.type === 'part')
+      .map((c) => ({
+        path: c.path,
+        sizeBytes: c.size,
+        fstype: clean(c.fstype),
+        label: clean(c.label),
+        uuid: clean(c.uuid),
+        typeName: clean(c.parttypename),
+        mountpoints: mounts(c),
+      })),
+    inUse: await reasonsInUse(d, swaps),
+  };
+}
+
+async function lsblk(args: string[]): Promise<LsblkDevice[]> {
+  const { stdout } = await run(['lsblk', '--json', '--bytes', '--output-all', ...args]);
+  return LsblkOutput.parse(JSON.parse(stdout)).blockdevices;
+}
+
+/** Loop devices already attached to an image file (`losetup -j`). */
+async function loopsOf(file: string): Promise<string[]> {
+  const { stdout } = await run(['losetup', '--noheadings', '--output', 'NAME', '--associated', file]);
+  return stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+export class DiskError extends Error {
+  override name = 'DiskError';
+}
+
+/** Facts about the target: what it is, how big, and every reason it may not be written. */
+export async function inspectDisk(path: string): Promise<DiskFacts> {
+  const st = await stat(path).catch(() => undefined);
+  if (!st) throw new DiskError(`${path} does not exist: check the disk name (lsblk lists the disks)`);
+  if (st.isFile()) {
+    const loops = await loopsOf(path);
+    return {
+      path,
+      kind: 'image',
+      name: basename(path),
+      sizeBytes: st.size,
+      sectorSize: 512,
+      readOnly: false,
+      partitions: [],
+      inUse: loops.map((l) => `the image is attached as ${l}: detach it first (losetup -d ${l})`),
+    };
+  }
+  if (!st.isBlockDevice()) throw new DiskError(`${path} is neither a block device nor a disk image file`);
+  const [dev] = await lsblk(['--nodeps', path]);
+  if (!dev) throw new DiskError(`lsblk does not know ${path}`);
+  if (dev.type === 'part') throw new DiskError(`${path} is a partition; name the whole disk (e.g. /dev/sda, /dev/nvme0n1)`);
+  const [full] = await lsblk([path]);
+  return fromLsblk(full ?? dev, await activeSwaps());
+}
+
+/** Every disk the machine has, for the console's disk picker. */
+export async function listDisks(): Promise<DiskFacts[]> {
+  const swaps = await activeSwaps();
+  const devices = await lsblk([]);
+  return Promise.all(devices.filter((d) => d.type === 'disk' || d.type === 'loop').filter((d) => d.size > 0).map((d) => fromLsblk(d, swaps)));
+}
+
+/** `sda` -> `sda1`, `nvme0n1` -> `nvme0n1p1`: names ending in a digit take a `p`. */
+export function partitionDevice(disk: string, n: number): string {
+  return /\d$/.test(disk) ? `${disk}p${n}` : `${disk}${n}`;
+}

@@ -1,0 +1,27 @@
+import type { StepName } from './plan.ts';
+
+/** What the runner tells every face (console, line printer, JSON log, webhook). Never carries a secret. */
+export type InstallEvent =
+  | { type: 'step-start'; at: string; step: StepName; title: string }
+  | { type: 'step-end'; at: string; step: StepName; durationMs: number }
+  | { type: 'step-fail'; at: string; step: StepName; message: string; hint?: string }
+  | { type: 'step-skip'; at: string; step: StepName; reason: string }
+  | { type: 'progress'; at: string; step: StepName; bytes: number; total?: number; rate: number; etaSeconds?: number }
+  | { type: 'command'; at: string; step: StepName; command: string }
+  | { type: 'log'; at: string; level: 'info' | 'warn' | 'error'; step?: StepName; message: string }
+  | { type: 'result'; at: string; result: InstallResult };
+
+export interface InstallResult {
+  ok: boolean;
+  failedStep?: StepName;
+  message?: string;
+  startedAt: string;
+  finishedAt: string;
+  steps: { step: StepName; durationMs: number }[];
+  imageDigest?: string;
+  partitions: { number: number; device: string; partGuid: string; fsUuid?: string; label?: string; mountpoint?: string }[];
+}
+
+export type EventSink = (e: InstallEvent) => void;
+
+export const now = () => new Date().toISOString();

@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+import { RegistryClient, type ResolvedArtifact } from './oci/client.ts';
+import { detectFormat, formatFromMetadata, peek, type ImageFormat } from './oci/format.ts';
+import type { StepContext } from './runner.ts';
+import { formatBytes } from './sizes.ts';
+
+export interface ImageArtifact {
+  resolved: ResolvedArtifact;
+  /** From the media type or file name; undefined until the first bytes are seen. */
+  kind?: ImageFormat;
+}
+
+const resolvedByPlan = new WeakMap<object, ImageArtifact>();
+
+export function registryClient(ctx: StepContext): RegistryClient {
+  const reg = ctx.plan.recipe.registry;
+  return new RegistryClient({
+    plainHttp: ctx.inputs.plainHttp,
+    caFile: reg?.ca_file,
+    username: reg?.username,
+    password: ctx.inputs.registryPassword,
+    log: (line) => ctx.log(line),
+  });
+}
+
+/** The manifest and its one layer, fetched once per install (preflight) and reused by the pull. */
+export async function resolveArtifact(ctx: StepContext): Promise<ImageArtifact> {
+  const cached = resolvedByPlan.get(ctx.plan);
+  if (cached) return cached;
+  const resolved = await registryClient(ctx).resolve(ctx.plan.image!);
+  const artifact = { resolved, kind: formatFromMetadata(resolved.layer) };
+  resolvedByPlan.set(ctx.plan, artifact);
+  ctx.state.imageDigest = resolved.manifestDigest;
+  return artifact;
+}
+
+export function artifactDescription(a: ImageArtifact): string {
+  const l = a.resolved.layer;
+  return `image ${a.resolved.manifestDigest}: layer ${l.digest} ${formatBytes(l.size)} ${l.mediaType}${l.title ? ` "${l.title}"` : ''}`;
+}
+
+/** The layer as a verified stream with progress, and its format (the first bytes decide when metadata did not). */
+export async function openArtifact(ctx: StepContext): Promise<{ stream: Readable; format: ImageFormat; size: number }> {
+  const artifact = await resolveArtifact(ctx);
+  const { layer } = artifact.resolved;
+  const meter = ctx.meter(layer.size);
+  const blob = registryClient(ctx).openBlob(artifact.resolved, { signal: ctx.signal, onProgress: (bytes) => meter.update(bytes) });
+  const { head, stream } = await peek(blob, 512);
+  return { stream, format: artifact.kind ?? detectFormat(layer, head), size: layer.size };
+}

@@ -1,0 +1,96 @@
+import { access, appendFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Plan } from '../plan.ts';
+import { StepError, type StepContext, type StepImpl } from '../runner.ts';
+import { bindSystemDirs } from './mounts.ts';
+import { readOsRelease } from './os-release.ts';
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/** Debian and Ubuntu ship `grub-*`, Fedora and EL `grub2-*`; the target's own tools match its modules. */
+async function grubFlavour(root: string): Promise<{ install: string; mkconfig: string; cfg: string }> {
+  for (const bin of ['/usr/sbin', '/usr/bin', '/sbin']) {
+    if (await exists(join(root, bin, 'grub-install'))) return { install: 'grub-install', mkconfig: 'grub-mkconfig', cfg: '/boot/grub/grub.cfg' };
+    if (await exists(join(root, bin, 'grub2-install'))) return { install: 'grub2-install', mkconfig: 'grub2-mkconfig', cfg: '/boot/grub2/grub.cfg' };
+  }
+  throw new StepError(
+    'the installed image has no grub-install or grub2-install',
+    'build the rootfs image with GRUB for UEFI (Debian: grub-efi-amd64; Fedora/EL: grub2-efi-x64 and grub2-tools)',
+  );
+}
+
+/** The loader directory name under EFI/, from os-release (`debian`, `ubuntu`, `rocky`...). */
+export function bootloaderId(osRelease: Record<string, string>): string {
+  return (osRelease.ID ?? 'linux').toLowerCase().replace(/[^a-z0-9._-]/g, '') || 'linux';
+}
+
+export function grubInstallCommands(root: string, install: string, id: string): string[][] {
+  const base = ['chroot', root, install, '--target=x86_64-efi', '--efi-directory=/boot/efi', '--no-nvram'];
+  return [
+    [...base, `--bootloader-id=${id}`],
+    [...base, '--removable'],
+  ];
+}
+
+/**
+ * Without udev, grub-mkconfig cannot see /dev/disk/by-uuid and writes `root=/dev/loop0p2`: name the root by
+ * UUID instead, then insist every kernel line does.
+ */
+export function pinRootByUuid(cfg: string, rootUuid: string): string {
+  const fixed = cfg.replace(/(\slinux\S*\s+\S+.*?\sroot=)(\S+)/g, (_m, head: string) => `${head}UUID=${rootUuid}`);
+  const kernelLines = fixed.split('\n').filter((l) => /^\s*linux(efi)?\s/.test(l));
+  if (kernelLines.length === 0) throw new StepError('grub.cfg has no kernel entry', 'does the image contain a kernel under /boot?');
+  const bad = kernelLines.filter((l) => !l.includes(`root=UUID=${rootUuid}`));
+  if (bad.length) throw new StepError(`grub.cfg does not name the root filesystem by UUID: ${bad[0]!.trim()}`);
+  return fixed;
+}
+
+async function addKernelArgs(root: string, args: string | undefined): Promise<void> {
+  if (!args?.trim()) return;
+  const file = join(root, 'etc/default/grub');
+  const line = `GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ${args.trim().replaceAll('"', '\\"')}"  # added by shoal-install\n`;
+  await appendFile(file, `\n${line}`);
+}
+
+export function efibootmgrCommand(plan: Plan, device: string, id: string): string[] {
+  const esp = plan.partitions.find((p) => p.role === 'esp')!;
+  return ['efibootmgr', '--create', '--disk', device, '--part', String(esp.number), '--label', id, '--loader', `\\EFI\\${id}\\grubx64.efi`];
+}
+
+async function removeOldEntries(ctx: StepContext, label: string): Promise<void> {
+  const { stdout } = await ctx.exec(['efibootmgr']);
+  for (const m of stdout.matchAll(/^Boot([0-9A-Fa-f]{4})\*?\s+(.*?)(\t|\s{2,}|$)/gm)) {
+    if (m[2]?.trim() === label) await ctx.exec(['efibootmgr', '--quiet', '--bootnum', m[1]!, '--delete-bootnum']);
+  }
+}
+
+async function checkEsp(root: string, id: string): Promise<void> {
+  for (const f of [`boot/efi/EFI/${id}/grubx64.efi`, 'boot/efi/EFI/BOOT/BOOTX64.EFI']) {
+    if (!(await exists(join(root, f)))) throw new StepError(`the ESP does not hold /${f} after grub-install`, 'see the grub-install output in the log');
+  }
+}
+
+export const bootloaderLinuxStep: StepImpl = {
+  title: 'Install GRUB for UEFI',
+  async run(ctx) {
+    const root = ctx.state.targetRoot!;
+    const rootPart = ctx.plan.partitions.find((p) => p.mountpoint === '/')!;
+    const rootUuid = ctx.state.fsUuids[rootPart.number]!;
+    const id = bootloaderId(await readOsRelease(root));
+    const grub = await grubFlavour(root);
+    await addKernelArgs(root, ctx.plan.recipe.kernel_args);
+    await bindSystemDirs(ctx, root, ctx.plan.machine.efivars);
+    for (const cmd of grubInstallCommands(root, grub.install, id)) await ctx.exec(cmd);
+    await ctx.exec(['chroot', root, grub.mkconfig, '-o', grub.cfg]);
+    const cfgPath = join(root, grub.cfg);
+    await writeFile(cfgPath, pinRootByUuid(await readFile(cfgPath, 'utf8'), rootUuid));
+    await checkEsp(root, id);
+    if (!ctx.plan.machine.efivars) {
+      ctx.log('no efivars: no firmware boot entry written; the firmware will boot EFI/BOOT/BOOTX64.EFI', 'warn');
+      return;
+    }
+    await removeOldEntries(ctx, id);
+    await ctx.exec(efibootmgrCommand(ctx.plan, ctx.state.device!, id));
+  },
+};
+

@@ -1,0 +1,78 @@
+import { access, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { commandLine } from '../exec.ts';
+import { artifactDescription, openArtifact, resolveArtifact } from '../image-source.ts';
+import type { ImageFormat } from '../oci/format.ts';
+import type { Plan } from '../plan.ts';
+import { StepError, type StepImpl } from '../runner.ts';
+import { renderFstab } from './fstab.ts';
+import { mountOptions, mountOrder } from './mounts.ts';
+import { mountTarget } from './mounts.ts';
+import { partitionDevice } from '../disks.ts';
+
+/** The fast system decompressors; tar runs them itself with `-d`. */
+const DECOMPRESSOR: Record<Exclude<ImageFormat, 'wim'>, string | undefined> = { tar: undefined, gzip: 'pigz', zstd: 'zstd', xz: 'xz -T0' };
+
+/**
+ * GNU tar keeps numeric owners, modes, ACLs and every xattr (security.selinux among them: copied as a raw
+ * xattr, which needs no SELinux in the maintenance OS).
+ */
+export function tarCommand(root: string, format: Exclude<ImageFormat, 'wim'>): string[] {
+  const program = DECOMPRESSOR[format];
+  return [
+    'tar',
+    '--extract',
+    '--file=-',
+    `--directory=${root}`,
+    '--numeric-owner',
+    '--preserve-permissions',
+    '--same-owner',
+    '--xattrs',
+    '--xattrs-include=*',
+    '--acls',
+    ...(program ? [`--use-compress-program=${program}`] : []),
+  ];
+}
+
+const isPipeError = (e: unknown) => ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+export const imageLinuxStep: StepImpl = {
+  title: 'Pull the image and unpack it onto the disk',
+  describe(plan: Plan, device: string) {
+    const root = '/run/shoal-install/target-XXXX';
+    return [
+      ...mountOrder(plan.partitions).map((p) => commandLine(['mount', ...mountOptions(p), partitionDevice(device, p.number), join(root, p.mountpoint!)])),
+      `GET ${plan.recipe.oci_url} (manifest, then its one layer; sha256 checked as it streams)`,
+      `${commandLine(tarCommand(root, 'zstd')).replace('--use-compress-program=zstd', '--use-compress-program=<pigz|zstd|xz, from the layer>')} < layer`,
+      `write ${root}/etc/fstab (every filesystem and swap by UUID)`,
+    ];
+  },
+  async preflight(ctx) {
+    const artifact = await resolveArtifact(ctx);
+    if (artifact.kind === 'wim') {
+      throw new StepError(`${ctx.plan.recipe.oci_url} is a Windows WIM, not a Linux rootfs`, 'use task_target install-windows.target for this image, or pick a rootfs image');
+    }
+    ctx.log(artifactDescription(artifact));
+  },
+  async run(ctx) {
+    const root = await mountTarget(ctx);
+    const { stream, format } = await openArtifact(ctx);
+    if (format === 'wim') throw new StepError('the layer is a WIM image, not a rootfs tarball');
+    const tar = ctx.spawn(tarCommand(root, format), { stdinPipe: true });
+    const feeding = pipeline(stream, tar.child.stdin!);
+    feeding.catch(() => tar.child.kill());
+    const [fed, extracted] = await Promise.allSettled([feeding, tar.done]);
+    // A broken download explains a killed tar; a tar failure (disk full) explains a broken pipe.
+    if (fed.status === 'rejected' && !isPipeError(fed.reason)) throw fed.reason;
+    if (extracted.status === 'rejected') throw extracted.reason;
+    if (fed.status === 'rejected') throw fed.reason;
+    if (!(await exists(join(root, 'etc/os-release'))) && !(await exists(join(root, 'usr/lib/os-release')))) {
+      throw new StepError('the unpacked image has no etc/os-release', 'is the artifact a rootfs tarball with directories relative to / ?');
+    }
+    await writeFile(join(root, 'etc/fstab'), renderFstab(ctx.plan.partitions, ctx.state.fsUuids, mountOrder(ctx.plan.partitions)));
+    ctx.log('wrote /etc/fstab');
+  },
+};

@@ -1,0 +1,61 @@
+import { commandLine } from './exec.ts';
+import { partitionCommands, LOOP_PLACEHOLDER } from './partition.ts';
+import type { Plan, StepName } from './plan.ts';
+import { formatBytes } from './sizes.ts';
+import { STEPS } from './steps.ts';
+import { partitionDevice } from './disks.ts';
+
+function diskLine(plan: Plan): string {
+  const d = plan.disk;
+  const what = [d.model, d.serial && `serial ${d.serial}`, d.transport].filter(Boolean).join(', ');
+  const kind = d.kind === 'image' ? 'disk image file, attached as a loop device' : what;
+  return `${d.path} (${formatBytes(d.sizeBytes)}${kind ? `, ${kind}` : ''})`;
+}
+
+function destroyed(plan: Plan): string[] {
+  const d = plan.disk;
+  if (!d.partitions.length) return [`everything on ${d.path} (no partitions found on it now)`];
+  return d.partitions.map((p) => `${p.path} ${formatBytes(p.sizeBytes)} ${[p.fstype, p.label && `"${p.label}"`].filter(Boolean).join(' ')}`.trim());
+}
+
+/** The disk's device as the plan can name it: an image's loop device is only known once attached. */
+export const shownDevice = (plan: Plan) => (plan.disk.kind === 'image' ? LOOP_PLACEHOLDER : plan.disk.path);
+
+function partitionTable(plan: Plan): string[] {
+  const dev = shownDevice(plan);
+  return plan.partitions.map((p) =>
+    [
+      `  ${partitionDevice(dev, p.number).padEnd(14)}`,
+      formatBytes(p.sizeBytes).padStart(10),
+      ` ${p.typeCode.padEnd(5)}`,
+      ` ${p.format.padEnd(5)}`,
+      ` ${(p.mountpoint ?? '-').padEnd(10)}`,
+      ` ${(p.label ?? '').padEnd(8)}`,
+      p.fsUuid ? ` UUID=${p.fsUuid}` : '',
+    ].join(''),
+  );
+}
+
+/** Step by step, what will run. The partition commands are the very argv lists the runner executes. */
+export function describeSteps(plan: Plan): { step: StepName; title: string; lines: string[] }[] {
+  const dev = shownDevice(plan);
+  return plan.steps.map((step) => ({
+    step,
+    title: STEPS[step].title,
+    lines: step === 'partition.service' ? partitionCommands(plan, dev).map((c) => commandLine(c)) : STEPS[step].describe?.(plan, dev) ?? [],
+  }));
+}
+
+export function renderPlan(plan: Plan): string {
+  const out: string[] = [];
+  out.push(`Install ${plan.os === 'windows' ? 'Windows' : 'Linux'} from ${plan.recipe.oci_url ?? '(no image)'}`);
+  out.push(`Target disk: ${diskLine(plan)}`);
+  out.push('', 'WILL BE DESTROYED:', ...destroyed(plan).map((l) => `  ${l}`));
+  out.push('', `New GPT (disk GUID ${plan.diskGuid}):`, ...partitionTable(plan));
+  for (const s of describeSteps(plan)) {
+    out.push('', `${s.step}: ${s.title}`, ...s.lines.map((l) => `  $ ${l}`));
+  }
+  for (const s of plan.skipped) out.push('', `${s}: skipped (--stop-before)`);
+  if (plan.warnings.length) out.push('', 'Warnings:', ...plan.warnings.map((w) => `  ! ${w}`));
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { SIZE_PATTERN } from './sizes.ts';
+
+/** A file-ish value: inline text (maybe base64), inline content, a URL to fetch, or a path in the maintenance OS. */
+export const Payload = z.union([
+  z.string(),
+  z.strictObject({ content: z.string() }),
+  z.strictObject({ url: z.url({ protocol: /^https?$/ }) }),
+  z.strictObject({ path: z.string().startsWith('/', 'must be an absolute path') }),
+]);
+export type Payload = z.infer<typeof Payload>;
+
+export const FORMATS = ['vfat', 'ext4', 'xfs', 'ntfs', 'swap', 'raw', 'none', 'btrfs'] as const;
+export const Format = z.enum(FORMATS);
+export type Format = z.infer<typeof Format>;
+
+const SHORT_TYPE = /^[0-9a-fA-F]{4}$/;
+const FULL_GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+export const PartitionSpec = z.strictObject({
+  size: z.string().regex(SIZE_PATTERN, 'a size like 512M, 1G, 1GiB, 2T or 100%'),
+  type_guid: z
+    .string()
+    .refine((v) => SHORT_TYPE.test(v) || FULL_GUID.test(v), 'an sgdisk type code like ef00 or a full GPT type GUID')
+    .optional(),
+  format: Format.default('none'),
+  label: z.string().max(32).optional(),
+  mountpoint: z
+    .string()
+    .regex(/^\/([^\s/]+(\/[^\s/]+)*)?$/, 'an absolute path without spaces or a trailing slash, like / or /boot/efi')
+    .optional(),
+  bootable: z.boolean().optional(),
+});
+export type PartitionSpec = z.infer<typeof PartitionSpec>;
+
+/** Our optional extensions: registry trust and credentials, installed kernel args, hostname. */
+export const RegistryOptions = z.strictObject({
+  plain_http: z.array(z.string().min(1)).optional(),
+  ca_file: z.string().startsWith('/').optional(),
+  username: z.string().optional(),
+  password: Payload.optional(),
+});
+export type RegistryOptions = z.infer<typeof RegistryOptions>;
+
+export const TASK_TARGETS = ['install-linux.target', 'install-windows.target'] as const;
+
+export const Recipe = z.strictObject({
+  schema_version: z.string().regex(/^1(\.[0-9]+)?$/, 'schema version "1" or "1.x"').default('1'),
+  task_target: z
+    .string()
+    .regex(/\.target$/, 'a systemd target name ending in .target')
+    .refine((t) => (TASK_TARGETS as readonly string[]).includes(t), {
+      message: `one of ${TASK_TARGETS.join(', ')} (this installer does not handle other targets yet)`,
+    }),
+  target_disk: z.string().startsWith('/', 'an absolute device path like /dev/sda or a disk image file'),
+  oci_url: z.string().min(1).optional(),
+  partition_layout: z.array(PartitionSpec).min(1, 'at least one partition'),
+  user_data: Payload.optional(),
+  unattend_xml: Payload.optional(),
+  wim_index: z.int().min(1).default(1),
+  'ks.cfg': Payload.optional(),
+  firmware_url: z.url().optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  notes: z.string().max(2000).optional(),
+  kernel_args: z.string().optional(),
+  hostname: z
+    .string()
+    .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/, 'a DNS host name')
+    .optional(),
+  registry: RegistryOptions.optional(),
+});
+export type Recipe = z.infer<typeof Recipe>;
+export type RecipeInput = z.input<typeof Recipe>;
+
+export class RecipeError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the recipe is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'RecipeError';
+  }
+}
+
+function jsonPath(path: PropertyKey[]): string {
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`),
+    '$',
+  );
+}
+
+/** Parse a recipe object, with every problem named by its JSON path. */
+export function parseRecipe(input: unknown): Recipe {
+  const result = Recipe.safeParse(input);
+  if (!result.success) {
+    throw new RecipeError(result.error.issues.map((i) => `${jsonPath(i.path)}: ${i.message}`));
+  }
+  return result.data;
+}
+
+export function parseRecipeText(text: string, source = 'recipe'): Recipe {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new RecipeError([`${source} is not JSON: ${(e as Error).message}`]);
+  }
+  return parseRecipe(data);
+}
+
+export const isWindows = (r: Recipe) => r.task_target === 'install-windows.target';
+
+/** The cloud-init NoCloud config drive: a vfat partition labelled cidata, any case. */
+export const isConfigDrive = (p: PartitionSpec) => p.format === 'vfat' && p.label?.toLowerCase() === 'cidata';

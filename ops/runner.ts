@@ -1,0 +1,157 @@
+import { now, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
+import { run, spawn, redactText, type ExecOptions } from './exec.ts';
+import type { Plan, StepName } from './plan.ts';
+import { ProgressMeter } from './progress.ts';
+
+/** What the steps learn as they go and hand to the steps after them. */
+export interface InstallState {
+  /** The disk's block device (the loop device when the target is an image file). */
+  device?: string;
+  partitionDevices: Record<number, string>;
+  fsUuids: Record<number, string>;
+  /** Where the target's filesystems are mounted, root first. */
+  targetRoot?: string;
+  imageDigest?: string;
+}
+
+/** A failure that knows what the operator should do about it. */
+export class StepError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+    this.name = 'StepError';
+  }
+}
+
+export interface StepContext {
+  plan: Plan;
+  state: InstallState;
+  step: StepName;
+  signal: AbortSignal;
+  exec(argv: string[], opts?: ExecOptions): Promise<{ stdout: string; stderr: string }>;
+  spawn(argv: string[], opts?: ExecOptions): ReturnType<typeof spawn>;
+  log(message: string, level?: 'info' | 'warn' | 'error'): void;
+  meter(total: number | undefined): ProgressMeter;
+  /** Register an undo (unmount, detach, kill) that runs when the install ends, however it ends. */
+  defer(label: string, undo: () => Promise<unknown>): void;
+  inputs: InstallInputs;
+}
+
+export interface StepImpl {
+  title: string;
+  /** Checks that need the network or the image (does the tag exist? is wim_index there?), run before any step writes. */
+  preflight?(ctx: StepContext): Promise<void>;
+  run(ctx: StepContext): Promise<void>;
+  /** The plan's account of what this step will do, for `plan` and the review screen. */
+  describe?(plan: Plan, device: string): string[];
+}
+
+/** Secret or fetched inputs, resolved before the first write so a missing file fails early. */
+export interface InstallInputs {
+  userData?: Buffer;
+  unattendXml?: Buffer;
+  registryPassword?: string;
+  plainHttp?: string[];
+}
+
+export interface RunOptions {
+  steps: Record<StepName, StepImpl>;
+  inputs?: InstallInputs;
+  onEvent: EventSink;
+  signal?: AbortSignal;
+  /** Registry passwords, user-data, unattend.xml: scrubbed from every event as a last line of defence. */
+  secrets?: string[];
+}
+
+function scrub(e: InstallEvent, secrets: readonly string[]): InstallEvent {
+  if (!secrets.length) return e;
+  return JSON.parse(redactText(JSON.stringify(e), secrets.map((s) => JSON.stringify(s).slice(1, -1))));
+}
+
+function partitionsOf(plan: Plan, state: InstallState): InstallResult['partitions'] {
+  return plan.partitions.map((p) => ({
+    number: p.number,
+    device: state.partitionDevices[p.number] ?? '',
+    partGuid: p.partGuid,
+    fsUuid: state.fsUuids[p.number],
+    label: p.label,
+    mountpoint: p.mountpoint,
+  }));
+}
+
+async function unwind(cleanups: { label: string; undo: () => Promise<unknown> }[], log: (m: string, l: 'warn') => void) {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c.undo();
+    } catch (e) {
+      log(`cleanup "${c.label}" failed: ${(e as Error).message}`, 'warn');
+    }
+  }
+}
+
+/** Check every step first (nothing written), then run them in order; always release what was set up; report one result. */
+export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResult> {
+  const secrets = (opts.secrets ?? []).filter((s) => s.length >= 4);
+  const emit: EventSink = (e) => opts.onEvent(scrub(e, secrets));
+  const signal = opts.signal ?? new AbortController().signal;
+  const state: InstallState = { partitionDevices: {}, fsUuids: {} };
+  const cleanups: { label: string; undo: () => Promise<unknown> }[] = [];
+  const startedAt = now();
+  const done: InstallResult['steps'] = [];
+  let failure: { step: StepName; message: string } | undefined;
+
+  const contextFor = (step: StepName): StepContext => {
+    const onCommand = (command: string) => emit({ type: 'command', at: now(), step, command });
+    const execOpts = (o: ExecOptions = {}): ExecOptions => ({ signal, onCommand, ...o, redact: [...secrets, ...(o.redact ?? [])] });
+    return {
+      plan,
+      state,
+      step,
+      signal,
+      exec: (argv, o) => run(argv, execOpts(o)),
+      spawn: (argv, o) => spawn(argv, execOpts(o)),
+      log: (message, level = 'info') => emit({ type: 'log', at: now(), level, step, message }),
+      meter: (total) => new ProgressMeter(total, (p) => emit({ type: 'progress', at: now(), step, ...p })),
+      defer: (label, undo) => cleanups.push({ label, undo }),
+      inputs: opts.inputs ?? {},
+    };
+  };
+  const attempt = async (step: StepName, body: () => Promise<void>): Promise<boolean> => {
+    try {
+      if (signal.aborted) throw new StepError('the install was aborted', 'start the install again when ready');
+      await body();
+      return true;
+    } catch (e) {
+      const message = signal.aborted ? `aborted during ${opts.steps[step].title.toLowerCase()}` : (e as Error).message;
+      emit({ type: 'step-fail', at: now(), step, message, hint: e instanceof StepError ? e.hint : undefined });
+      failure = { step, message };
+      return false;
+    }
+  };
+
+  for (const s of plan.skipped) emit({ type: 'step-skip', at: now(), step: s, reason: 'left out by --stop-before' });
+  for (const step of plan.steps) {
+    const check = opts.steps[step].preflight;
+    if (check && !(await attempt(step, () => check(contextFor(step))))) break;
+  }
+  for (const step of failure ? [] : plan.steps) {
+    const impl = opts.steps[step];
+    const t0 = Date.now();
+    emit({ type: 'step-start', at: now(), step, title: impl.title });
+    if (!(await attempt(step, () => impl.run(contextFor(step))))) break;
+    done.push({ step, durationMs: Date.now() - t0 });
+    emit({ type: 'step-end', at: now(), step, durationMs: Date.now() - t0 });
+  }
+  await unwind(cleanups, (message, level) => emit({ type: 'log', at: now(), level, message }));
+  const result: InstallResult = {
+    ok: !failure,
+    failedStep: failure?.step,
+    message: failure?.message,
+    startedAt,
+    finishedAt: now(),
+    steps: done,
+    imageDigest: state.imageDigest,
+    partitions: partitionsOf(plan, state),
+  };
+  emit({ type: 'result', at: now(), result });
+  return result;
+}

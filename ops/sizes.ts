@@ -1,0 +1,31 @@
+export const MiB = 1024 * 1024;
+
+/** `512M`, `1G`, `1GiB`, `1GB`, `2T`, `100%`. Every unit is binary (as sgdisk reads `+1G`). */
+export const SIZE_PATTERN = /^(?:(\d+(?:\.\d+)?)\s*([KMGT])(?:i?B)?|100%)$/i;
+
+export type Size = { kind: 'bytes'; bytes: number } | { kind: 'rest' };
+
+const UNIT: Record<string, number> = { K: 1024, M: MiB, G: 1024 * MiB, T: 1024 * 1024 * MiB };
+
+export function parseSize(text: string): Size {
+  const m = SIZE_PATTERN.exec(text.trim());
+  if (!m) throw new Error(`"${text}" is not a size: use a number with K, M, G or T (binary units), or 100%`);
+  if (!m[1]) return { kind: 'rest' };
+  const bytes = Math.round(Number(m[1]) * UNIT[m[2]!.toUpperCase()]!);
+  if (bytes <= 0) throw new Error(`"${text}" is not a positive size`);
+  return { kind: 'bytes', bytes };
+}
+
+export const alignUp = (n: number, to: number) => Math.ceil(n / to) * to;
+export const alignDown = (n: number, to: number) => Math.floor(n / to) * to;
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
+}

@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const sh = (cmd: string) => execFileSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8' });
+
+export function makeDiskImage(path: string, size: string): string {
+  sh(`truncate -s ${size} ${path}`);
+  return path;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export const loopsOf = (image: string) => sh(`losetup --noheadings --output NAME --associated ${image}`).trim();
+
+/** Attach an installed image to look at it; `release` unmounts and detaches whatever was opened. */
+export async function inspectImage(image: string, mountBase: string) {
+  const loop = sh(`losetup --find --show --partscan --read-only ${image}`).trim();
+  sh(`partprobe ${loop} || true`);
+  for (let i = 0; i < 50 && !sh(`ls ${loop}p1 2>/dev/null || true`).trim(); i++) await new Promise((r) => setTimeout(r, 100));
+  const mounted: string[] = [];
+  return {
+    loop,
+    part: (n: number) => `${loop}p${n}`,
+    blkid: (n: number) =>
+      Object.fromEntries(
+        sh(`blkid --probe --output export ${loop}p${n}`)
+          .trim()
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      ) as Record<string, string>,
+    async mount(n: number, at: string, fstype: string) {
+      const dir = join(mountBase, at);
+      await mkdir(dir, { recursive: true });
+      sh(`mount -o ro${fstype === 'xfs' ? ',norecovery' : ''} -t ${fstype} ${loop}p${n} ${dir}`);
+      mounted.push(dir);
+      return dir;
+    },
+    async release() {
+      for (const d of mounted.reverse()) sh(`umount ${d}`);
+      sh(`losetup -d ${loop}`);
+      await rm(mountBase, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,244 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { progress } from './log.ts';
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS_TEMPLATE = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+export const QEMU = 'qemu-system-x86_64';
+
+/**
+ * A writable copy of the empty UEFI variable store. Reuse the same file for the installer run and the boot of the
+ * installed disk to keep the NVRAM entries the install wrote; a fresh one tests the \EFI\BOOT\BOOTX64.EFI fallback.
+ */
+export async function freshOvmfVars(dir: string, name = 'OVMF_VARS_4M.fd'): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, name);
+  await copyFile(OVMF_VARS_TEMPLATE, path);
+  return path;
+}
+
+export interface VmDisk {
+  path: string;
+  format: 'raw';
+  readonly?: boolean;
+}
+
+export interface VmOptions {
+  /** Prefix of the streamed serial lines. */
+  name: string;
+  /** Direct kernel boot; OVMF still runs, so the guest is in UEFI mode (efivars, efibootmgr work). */
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  /** virtio-blk in this order: /dev/vda, /dev/vdb, ... */
+  disks: VmDisk[];
+  /** Attached as a SCSI CD on virtio-scsi (the guest's /dev/sr0); an IDE -cdrom was not seen by the guest under OVMF. */
+  taskIso?: string;
+  /** Writable VARS pflash (see freshOvmfVars). */
+  ovmfVars: string;
+  memoryMiB?: number;
+  cpus?: number;
+  timeoutMs: number;
+  /** The raw serial output goes here as it arrives. */
+  serialLog: string;
+  /** qemu user networking, virtio-net; the host's loopback is 10.0.2.2 to the guest. Default true. */
+  net?: boolean;
+  /** Checked on every serial chunk; sets `matched` once it returns true. */
+  expect?: (serialSoFar: string) => boolean;
+  /** Stop the VM as soon as `expect` matched. Only when the disks' state no longer matters: this is a power cut. */
+  stopOnExpect?: boolean;
+  /** Each complete serial line, cleaned of escape sequences. Default: printed as progress. */
+  onLine?: (line: string) => void;
+  /** Appended verbatim to the qemu command line. */
+  extraArgs?: string[];
+}
+
+export interface VmResult {
+  /** The guest powered off (or rebooted: -no-reboot makes that an exit too) and qemu exited 0 without being stopped. */
+  poweredOff: boolean;
+  /** qemu's exit code. Also 0 when the harness stopped it (qemu exits cleanly on SIGTERM): look at poweredOff. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The harness stopped the VM: timeout, stopOnExpect or stop(). */
+  stopped: boolean;
+  timedOut: boolean;
+  matched: boolean;
+  /** Serial output without ANSI escape sequences and carriage returns. */
+  serial: string;
+  /** qemu's own messages (bad arguments, missing files). */
+  qemuStderr: string;
+  durationMs: number;
+  /** The last n serial lines, for a failure message. */
+  serialTail(n?: number): string;
+}
+
+export interface Vm {
+  done: Promise<VmResult>;
+  /** One human monitor command; resolves with its output. */
+  monitor(command: string): Promise<string>;
+  /** The VGA screen as PPM: where the guest writes when it has no serial console. */
+  screendump(path: string): Promise<void>;
+  /** SIGTERM, then SIGKILL after 5 s. */
+  stop(): void;
+}
+
+const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>c78]/g;
+
+export function cleanSerial(text: string): string {
+  return text.replace(ANSI, '').replace(/\r/g, '');
+}
+
+export function serialTail(serial: string, n = 80): string {
+  return serial.trimEnd().split('\n').slice(-n).join('\n');
+}
+
+function qemuArgs(o: VmOptions, monitorSocket: string): string[] {
+  const args = [
+    '-name', o.name,
+    '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max',
+    '-m', String(o.memoryMiB ?? 1536), '-smp', String(o.cpus ?? 2),
+    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+    '-drive', `if=pflash,format=raw,unit=1,file=${o.ovmfVars}`,
+    // No window; serial on stdout so it can be streamed; the monitor on a socket for screendumps.
+    '-display', 'none', '-serial', 'stdio', '-monitor', `unix:${monitorSocket},server,nowait`,
+    // A guest reboot ends the run like a power-off: the caller then looks at the disks.
+    '-no-reboot',
+  ];
+  if (o.kernel) args.push('-kernel', o.kernel);
+  if (o.initrd) args.push('-initrd', o.initrd);
+  if (o.append) args.push('-append', o.append);
+  o.disks.forEach((d, i) => {
+    // cache=unsafe ignores the guest's flushes (TCG is slow enough); the data still reaches the file before qemu exits.
+    args.push('-drive', `if=none,id=disk${i},file=${d.path},format=${d.format},cache=unsafe${d.readonly ? ',readonly=on' : ''}`);
+    args.push('-device', `virtio-blk-pci,drive=disk${i}`);
+  });
+  if (o.taskIso) {
+    args.push('-drive', `if=none,id=task,media=cdrom,readonly=on,format=raw,file=${o.taskIso}`);
+    args.push('-device', 'virtio-scsi-pci,id=scsi0', '-device', 'scsi-cd,drive=task,bus=scsi0.0');
+  }
+  // Without -nic none, qemu adds an e1000 of its own.
+  args.push('-nic', o.net === false ? 'none' : 'user,model=virtio-net-pci');
+  return [...args, ...(o.extraArgs ?? [])];
+}
+
+/** Sends one line to the human monitor and reads up to its next prompt. `quit` closes the socket instead. */
+function monitorCommand(socket: string, command: string, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const conn = connect(socket);
+    let buffer = '';
+    let sent = false;
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new Error(`qemu monitor: no answer to "${command}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      conn.end();
+      // The monitor's line editor echoes the command with redraw sequences up to the first newline.
+      const answer = buffer.slice(buffer.indexOf('\n') + 1);
+      resolve(cleanSerial(answer).replace(/\(qemu\) $/, '').trim());
+    };
+    conn.setEncoding('utf8');
+    conn.on('data', (chunk: string) => {
+      buffer += chunk;
+      if (!buffer.endsWith('(qemu) ')) return;
+      if (sent) return finish();
+      sent = true;
+      buffer = '';
+      conn.write(`${command}\n`);
+    });
+    conn.on('close', () => (sent ? finish() : undefined));
+    conn.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/** Boots a VM under TCG with OVMF; see VmOptions. The run ends when qemu exits or at the timeout (screen saved beside the serial log). */
+export function startVm(opts: VmOptions): Vm {
+  const workDir = mkdtempSync(join(tmpdir(), 'shoal-vm-'));
+  const monitorSocket = join(workDir, 'monitor.sock');
+  mkdirSync(dirname(opts.serialLog), { recursive: true });
+  const log = createWriteStream(opts.serialLog);
+  const onLine = opts.onLine ?? ((line: string) => progress(`${opts.name}| ${line}`));
+  const started = Date.now();
+
+  const child = spawn(QEMU, qemuArgs(opts, monitorSocket), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let serial = '';
+  let partial = '';
+  let qemuStderr = '';
+  let matched = false;
+  let timedOut = false;
+  let stopped = false;
+
+  const stop = () => {
+    stopped = true;
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  };
+  const monitor = (command: string) => monitorCommand(monitorSocket, command);
+  const screendump = async (path: string) => {
+    await mkdir(dirname(path), { recursive: true });
+    await monitor(`screendump ${path}`);
+  };
+
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    log.write(chunk);
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const raw of lines) {
+      const line = cleanSerial(raw);
+      serial += `${line}\n`;
+      onLine(line);
+    }
+    if (!matched && opts.expect?.(serial + cleanSerial(partial))) {
+      matched = true;
+      if (opts.stopOnExpect) stop();
+    }
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (qemuStderr += chunk));
+
+  const timer = setTimeout(() => {
+    timedOut = true;
+    progress(`${opts.name}: timed out after ${opts.timeoutMs} ms; screen saved to ${opts.serialLog}.timeout.ppm`);
+    screendump(`${opts.serialLog}.timeout.ppm`).catch(() => undefined).finally(stop);
+  }, opts.timeoutMs);
+
+  const done = new Promise<VmResult>((resolve, reject) => {
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${QEMU} could not start: ${e.message}`));
+    });
+    child.once('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      if (partial) serial += cleanSerial(partial);
+      log.end();
+      rmSync(workDir, { recursive: true, force: true });
+      const finalSerial = serial;
+      resolve({
+        poweredOff: exitCode === 0 && !stopped,
+        exitCode,
+        signal,
+        stopped,
+        timedOut,
+        matched,
+        serial: finalSerial,
+        qemuStderr,
+        durationMs: Date.now() - started,
+        serialTail: (n = 80) => serialTail(finalSerial, n),
+      });
+    });
+  });
+  return { done, monitor, screendump, stop };
+}
+
+export function runVm(opts: VmOptions): Promise<VmResult> {
+  return startVm(opts).done;
+}
