@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { runAuto } from './ops/auto.ts';
 import { DiskError } from './ops/disks.ts';
 import type { EventSink, InstallResult } from './ops/events.ts';
 import { defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
@@ -16,9 +17,14 @@ export const EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3, interrupted: 13
 const USAGE = `shoal-install: install Linux or Windows onto this machine's disk from an OCI registry
 
 Usage:
+  shoal-install [--recipe FILE] [--disk FILE] [--registry HOST[:PORT]] [--plain-http HOST[:PORT]] [--stop-before STEP]
+                       the console installer (needs a terminal); with --recipe it opens at Review
+  shoal-install watch [--log FILE]
+                       show an install that auto mode runs, read-only (default: the newest log)
   shoal-install plan --recipe FILE [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP] [--json]
   shoal-install install --recipe FILE --yes [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP]
                         [--json] [--log FILE]
+  shoal-install auto [--cmdline FILE] [--task-dir DIR] [--log FILE]
 
   --recipe FILE        a Shoal recipe.json
   --disk DEV           install onto DEV instead of the recipe's target_disk (a block device or a disk image file)
@@ -26,6 +32,9 @@ Usage:
   --plain-http H[:P]   reach this registry over plain HTTP (repeatable; loopback always may)
   --stop-before STEP   leave out STEP and every step after it (${ALL_STEPS.join(', ')})
   --json               print events as JSON lines instead of text
+  --registry H[:P]     console: the registry to browse (default: SHOAL_REGISTRY, else the recipe's)
+  --cmdline FILE       auto: read the shoal.* kernel arguments from FILE instead of /proc/cmdline
+  --task-dir DIR       auto: use DIR as the task ISO (recipe.json, webhook_secret...) instead of mounting /dev/sr1|sr0
   --log FILE           the JSON-lines log (default ${defaultLogPath(new Date(0)).replace(/install-.*/, 'install-<time>.jsonl')})
 
 Exit codes: 0 done, 1 a step failed, 2 bad input (usage, recipe), 3 plan refused (disk in use, layout too big,
@@ -42,6 +51,9 @@ const OPTIONS = {
   log: { type: 'string' },
   'plain-http': { type: 'string', multiple: true },
   'stop-before': { type: 'string' },
+  registry: { type: 'string' },
+  cmdline: { type: 'string' },
+  'task-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -113,6 +125,54 @@ async function installCommand(values: Values): Promise<number> {
   return result.ok ? EXIT.ok : EXIT.failed;
 }
 
+/** Unattended install at boot (docs/auto-mode.md); ops/auto.ts reports every failure itself, so its exit code is final. */
+async function autoCommand(values: Values): Promise<number> {
+  const aborting = abortOnSignals();
+  try {
+    return (await runAuto({ cmdlineFile: values.cmdline, taskDir: values['task-dir'], logPath: values.log, signal: aborting.signal })).exitCode;
+  } finally {
+    aborting.dispose();
+  }
+}
+
+/** No command: the console installer on this terminal (tui/). Its exit codes are CONSOLE_EXIT (10 = give me a shell). */
+async function consoleCommand(values: Values): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    process.stderr.write(
+      'shoal-install: the console installer needs a terminal, and stdin or stdout is not one.\n' +
+        'For an unattended install use "shoal-install install --recipe FILE --yes" or "shoal-install auto"; "shoal-install --help" lists all.\n',
+    );
+    return EXIT.badInput;
+  }
+  const { ConsoleSession } = await import('./ops/console-session.ts');
+  const { runConsole } = await import('./tui/run.tsx');
+  const recipe = values.recipe ? await loadRecipeFile(values.recipe) : undefined;
+  const session = new ConsoleSession({
+    extraDisks: values.disk ? [values.disk] : [],
+    registry: values.registry,
+    plainHttp: values['plain-http'],
+    stopBefore: stopBefore(values),
+  });
+  try {
+    return await runConsole(session, recipe && values.disk ? { ...recipe, target_disk: values.disk } : recipe);
+  } finally {
+    await session.close();
+  }
+}
+
+/** The Install screen, read-only, following an install's JSON-lines log (auto mode writes one). */
+async function watchCommand(values: Values): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    process.stderr.write('shoal-install: watch needs a terminal; "tail -f" the JSON-lines log instead\n');
+    return EXIT.badInput;
+  }
+  const { followLog, latestLog } = await import('./ops/console-session.ts');
+  const { runWatch } = await import('./tui/run.tsx');
+  const path = values.log ?? (await latestLog());
+  if (!path) throw new UsageError('no install log found yet: give --log FILE');
+  return runWatch(path, (onEvent, signal) => followLog(path, onEvent, signal));
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parse(argv);
@@ -124,6 +184,9 @@ export async function main(argv: string[]): Promise<number> {
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if (command === 'plan') return await planCommand(values);
     if (command === 'install') return await installCommand(values);
+    if (command === 'auto') return await autoCommand(values);
+    if (command === undefined) return await consoleCommand(values);
+    if (command === 'watch') return await watchCommand(values);
     throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
   } catch (e) {
     if (e instanceof UsageError) {

@@ -6,7 +6,19 @@ export type InstallEvent =
   | { type: 'step-end'; at: string; step: StepName; durationMs: number }
   | { type: 'step-fail'; at: string; step: StepName; message: string; hint?: string }
   | { type: 'step-skip'; at: string; step: StepName; reason: string }
-  | { type: 'progress'; at: string; step: StepName; bytes: number; total?: number; rate: number; etaSeconds?: number }
+  | {
+      type: 'progress';
+      at: string;
+      step: StepName;
+      bytes: number;
+      total?: number;
+      rate: number;
+      etaSeconds?: number;
+      /** Which part of the step this counts, when a step has more than one (e.g. `apply` after the download); absent = the artifact's bytes. */
+      phase?: string;
+      /** What `bytes`/`total` count: bytes unless `files` (wimapply's "Creating files" counts files). */
+      unit?: 'bytes' | 'files';
+    }
   | { type: 'command'; at: string; step: StepName; command: string }
   | { type: 'log'; at: string; level: 'info' | 'warn' | 'error'; step?: StepName; message: string }
   | { type: 'result'; at: string; result: InstallResult };

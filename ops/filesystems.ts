@@ -1,5 +1,8 @@
 import type { PlannedPartition } from './plan.ts';
 
+/** FAT32 needs 65525 clusters; below this mkfs.vfat picks FAT12/16, which small volumes like cidata need. */
+const FAT32_MIN_BYTES = 64 * 1024 * 1024;
+
 /**
  * The mkfs command for a planned partition, or none for raw/none/MSR. UUIDs chosen by the plan are
  * passed in so fstab and boot entries are known before anything is written.
@@ -9,7 +12,7 @@ export function mkfsCommand(p: PlannedPartition, device: string, startSector: nu
   const label = (flag: string) => (p.label ? [flag, p.label] : []);
   switch (p.format) {
     case 'vfat':
-      return ['mkfs.vfat', '-F', '32', ...(p.fsUuid ? ['-i', p.fsUuid.replace('-', '')] : []), ...label('-n'), device];
+      return ['mkfs.vfat', ...(p.sizeBytes >= FAT32_MIN_BYTES ? ['-F', '32'] : []), ...(p.fsUuid ? ['-i', p.fsUuid.replace('-', '')] : []), ...label('-n'), device];
     case 'ext4':
       return ['mkfs.ext4', '-F', '-q', ...(p.fsUuid ? ['-U', p.fsUuid] : []), ...label('-L'), device];
     case 'xfs':

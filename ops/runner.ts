@@ -30,7 +30,8 @@ export interface StepContext {
   exec(argv: string[], opts?: ExecOptions): Promise<{ stdout: string; stderr: string }>;
   spawn(argv: string[], opts?: ExecOptions): ReturnType<typeof spawn>;
   log(message: string, level?: 'info' | 'warn' | 'error'): void;
-  meter(total: number | undefined): ProgressMeter;
+  /** A progress meter; `phase`/`unit` label a second meter in the same step (the download is the unlabelled one). */
+  meter(total: number | undefined, label?: { phase?: string; unit?: 'bytes' | 'files' }): ProgressMeter;
   /** Register an undo (unmount, detach, kill) that runs when the install ends, however it ends. */
   defer(label: string, undo: () => Promise<unknown>): void;
   inputs: InstallInputs;
@@ -110,7 +111,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
       exec: (argv, o) => run(argv, execOpts(o)),
       spawn: (argv, o) => spawn(argv, execOpts(o)),
       log: (message, level = 'info') => emit({ type: 'log', at: now(), level, step, message }),
-      meter: (total) => new ProgressMeter(total, (p) => emit({ type: 'progress', at: now(), step, ...p })),
+      meter: (total, label) => new ProgressMeter(total, (p) => emit({ type: 'progress', at: now(), step, ...p, ...label })),
       defer: (label, undo) => cleanups.push({ label, undo }),
       inputs: opts.inputs ?? {},
     };

@@ -13,8 +13,12 @@ export function formatEta(seconds: number | undefined): string {
 
 export function progressLine(e: Extract<InstallEvent, { type: 'progress' }>): string {
   const pct = e.total ? ` ${Math.floor((100 * e.bytes) / e.total)}%` : '';
-  const of = e.total ? ` of ${formatBytes(e.total)}` : '';
-  return `[${e.step}]${pct} ${formatBytes(e.bytes)}${of}, ${formatRate(e.rate)}, ETA ${formatEta(e.etaSeconds)}`;
+  const files = e.unit === 'files';
+  const amount = (n: number) => (files ? `${n} files` : formatBytes(n));
+  const of = e.total ? ` of ${amount(e.total)}` : '';
+  const rate = files ? `${Math.round(e.rate)} files/s` : formatRate(e.rate);
+  const phase = e.phase ? ` ${e.phase}:` : '';
+  return `[${e.step}]${phase}${pct} ${amount(e.bytes)}${of}, ${rate}, ETA ${formatEta(e.etaSeconds)}`;
 }
 
 export function eventLine(e: InstallEvent): string | undefined {

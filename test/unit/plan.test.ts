@@ -67,7 +67,7 @@ test('the plan text names the disk, what is destroyed and the exact commands', a
     machine,
   );
   const text = renderPlan(plan);
-  assert.match(text, /Target disk: \/dev\/nvme0n1 \(20 GiB, Samsung PM9A3/);
+  assert.match(text, /Target disk: \/dev\/nvme0n1 \(20\.0 GiB, Samsung PM9A3/);
   assert.match(text, /WILL BE DESTROYED:\n  \/dev\/nvme0n1p1 1\.0 GiB ext4 "old"/);
   assert.match(text, /\$ sgdisk --clear --disk-guid=[0-9a-f-]+ --new=1:2048:1050623 --typecode=1:ef00/);
   assert.match(text, new RegExp(`\\$ mkswap -U ${plan.partitions[1]!.fsUuid} -L swap /dev/nvme0n1p2`));
@@ -82,7 +82,7 @@ test('a layout bigger than the disk is refused with the sizes', () => {
     oci_url: 'r:1/a:b',
     partition_layout: [{ size: '512M', format: 'vfat', type_guid: 'ef00', mountpoint: '/boot/efi' }, { size: '30G', format: 'ext4', mountpoint: '/' }],
   });
-  assert.match(refusal(() => makePlan(recipe, disk(), machine)), /partition_layout\[1\] \(30G\) does not fit.*20 GiB of \/dev\/sda/);
+  assert.match(refusal(() => makePlan(recipe, disk(), machine)), /partition_layout\[1\] \(30G\) does not fit.*20\.0 GiB of \/dev\/sda/);
 });
 
 test('disks in use, read-only disks and the boot medium are refused with the reason', async () => {

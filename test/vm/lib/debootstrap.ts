@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { cached, cacheRoot } from './cache.ts';
 import { progress } from './log.ts';
 import { sh } from './sh.ts';
+import { dropAptCaches } from './tree.ts';
 
 export const SUITE = 'bookworm';
+
+/** Bump when debootstrapTree's command or clean-up changes: it is part of the cache key. */
+const DEBOOTSTRAP_SCRIPT_VERSION = 1;
 
 /** Deb822 (`URIs:`/`Suites:` stanzas) and one-line (`deb [opts] URI suite ...`) sources, as apt reads them. */
 function aptSources(): { uri: string; suites: string[] }[] {
@@ -74,7 +78,7 @@ export interface DebootstrapSpec {
 export async function debootstrapTree(spec: DebootstrapSpec): Promise<string> {
   const suite = spec.suite ?? SUITE;
   const packages = [...new Set(spec.packages)].sort();
-  const dir = await cached(`debootstrap-${spec.name}`, { suite, variant: 'minbase', packages }, async (tmp) => {
+  const dir = await cached(`debootstrap-${spec.name}`, { suite, variant: 'minbase', packages, script: DEBOOTSTRAP_SCRIPT_VERSION }, async (tmp) => {
     const debs = join(cacheRoot(), 'debs');
     await mkdir(debs, { recursive: true });
     const mirror = debianMirror(suite);
@@ -88,6 +92,7 @@ export async function debootstrapTree(spec: DebootstrapSpec): Promise<string> {
       ],
       { onLine: phaseReporter(`debootstrap-${spec.name}`) },
     );
+    await dropAptCaches(join(tmp, 'root'));
   });
   return join(dir, 'root');
 }

@@ -4,7 +4,7 @@ import { cached } from './cache.ts';
 import { debootstrapTree } from './debootstrap.ts';
 import { progress } from './log.ts';
 import { sh } from './sh.ts';
-import { copyTree, dropAptCaches, LOCALHOST_HOSTS, treeBytes, writeGuestFile } from './tree.ts';
+import { copyTree, LOCALHOST_HOSTS, treeBytes, writeGuestFile } from './tree.ts';
 
 /** Packages of the target OS. python3-cffi-backend: without it cloud-init fails to configure (MACHINE-NOTES). */
 export const FIXTURE_PACKAGES = [
@@ -50,7 +50,6 @@ async function configureFixture(root: string): Promise<void> {
   await rm(join(root, 'var/lib/dbus/machine-id'), { force: true });
   await writeGuestFile(root, '/etc/hosts', LOCALHOST_HOSTS);
   await rm(join(root, 'etc/resolv.conf'), { force: true });
-  await dropAptCaches(root);
 }
 
 /**

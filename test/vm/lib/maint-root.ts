@@ -5,7 +5,7 @@ import { debootstrapTree } from './debootstrap.ts';
 import { progress } from './log.ts';
 import { sh } from './sh.ts';
 import { enableUnit } from './systemd-enable.ts';
-import { copyTree, dropAptCaches, LOCALHOST_HOSTS, treeBytes, writeGuestFile } from './tree.ts';
+import { copyTree, LOCALHOST_HOSTS, treeBytes, writeGuestFile } from './tree.ts';
 
 /** What the installer calls in the maintenance OS (partitioning, filesystems, WIM, EFI entries, DMI serial). */
 export const MAINT_PACKAGES = [
@@ -45,7 +45,6 @@ async function configureMaintenance(root: string): Promise<void> {
     '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=30\n',
   );
   await enableUnit(root, 'systemd-networkd.service');
-  await dropAptCaches(root);
 
   const initrd = await findBoot(root, 'initrd.img-');
   const listing = await sh(['chroot', root, 'lsinitramfs', `/boot/${basename(initrd)}`]);
@@ -106,7 +105,7 @@ export async function makeMaintenanceDisk(opts: MaintenanceDiskOptions): Promise
     for (const [guestPath, file] of Object.entries(opts.overlayFiles ?? {})) {
       if (typeof file === 'object' && !Buffer.isBuffer(file)) {
         await mkdir(dirname(join(root, guestPath)), { recursive: true });
-        await sh(['cp', '--preserve=mode', file.hostPath, join(root, guestPath)]);
+        await sh(['cp', '--preserve=mode', '--remove-destination', file.hostPath, join(root, guestPath)]);
       } else {
         await writeGuestFile(root, guestPath, file);
       }

@@ -58,7 +58,10 @@ export interface VmOptions {
 }
 
 export interface VmResult {
-  /** The guest powered off (or rebooted: -no-reboot makes that an exit too) and qemu exited 0 without being stopped. */
+  /**
+   * qemu exited 0 on its own: the guest powered off, or rebooted (a kernel panic with panic=N included), since
+   * -no-reboot makes a reset an exit too. Check the serial output for the marker that tells them apart.
+   */
   poweredOff: boolean;
   /** qemu's exit code. Also 0 when the harness stopped it (qemu exits cleanly on SIGTERM): look at poweredOff. */
   exitCode: number | null;
@@ -96,13 +99,16 @@ export function serialTail(serial: string, n = 80): string {
   return serial.trimEnd().split('\n').slice(-n).join('\n');
 }
 
+/** qemu splits -drive options on commas; a comma inside a path is written twice. */
+const optPath = (path: string) => path.replaceAll(',', ',,');
+
 function qemuArgs(o: VmOptions, monitorSocket: string): string[] {
   const args = [
     '-name', o.name,
     '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max',
     '-m', String(o.memoryMiB ?? 1536), '-smp', String(o.cpus ?? 2),
     '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-    '-drive', `if=pflash,format=raw,unit=1,file=${o.ovmfVars}`,
+    '-drive', `if=pflash,format=raw,unit=1,file=${optPath(o.ovmfVars)}`,
     // No window; serial on stdout so it can be streamed; the monitor on a socket for screendumps.
     '-display', 'none', '-serial', 'stdio', '-monitor', `unix:${monitorSocket},server,nowait`,
     // A guest reboot ends the run like a power-off: the caller then looks at the disks.
@@ -112,12 +118,12 @@ function qemuArgs(o: VmOptions, monitorSocket: string): string[] {
   if (o.initrd) args.push('-initrd', o.initrd);
   if (o.append) args.push('-append', o.append);
   o.disks.forEach((d, i) => {
-    // cache=unsafe ignores the guest's flushes (TCG is slow enough); the data still reaches the file before qemu exits.
-    args.push('-drive', `if=none,id=disk${i},file=${d.path},format=${d.format},cache=unsafe${d.readonly ? ',readonly=on' : ''}`);
+    // cache=unsafe makes the guest's flushes no-ops, which a TCG run needs for speed; the data still reaches the file before qemu exits.
+    args.push('-drive', `if=none,id=disk${i},file=${optPath(d.path)},format=${d.format},cache=unsafe${d.readonly ? ',readonly=on' : ''}`);
     args.push('-device', `virtio-blk-pci,drive=disk${i}`);
   });
   if (o.taskIso) {
-    args.push('-drive', `if=none,id=task,media=cdrom,readonly=on,format=raw,file=${o.taskIso}`);
+    args.push('-drive', `if=none,id=task,media=cdrom,readonly=on,format=raw,file=${optPath(o.taskIso)}`);
     args.push('-device', 'virtio-scsi-pci,id=scsi0', '-device', 'scsi-cd,drive=task,bus=scsi0.0');
   }
   // Without -nic none, qemu adds an e1000 of its own.
@@ -219,21 +225,23 @@ export function startVm(opts: VmOptions): Vm {
     child.once('close', (exitCode, signal) => {
       clearTimeout(timer);
       if (partial) serial += cleanSerial(partial);
-      log.end();
       rmSync(workDir, { recursive: true, force: true });
       const finalSerial = serial;
-      resolve({
-        poweredOff: exitCode === 0 && !stopped,
-        exitCode,
-        signal,
-        stopped,
-        timedOut,
-        matched,
-        serial: finalSerial,
-        qemuStderr,
-        durationMs: Date.now() - started,
-        serialTail: (n = 80) => serialTail(finalSerial, n),
-      });
+      // After the log is flushed, so that a caller may read the file as soon as the run is done.
+      log.end(() =>
+        resolve({
+          poweredOff: exitCode === 0 && !stopped,
+          exitCode,
+          signal,
+          stopped,
+          timedOut,
+          matched,
+          serial: finalSerial,
+          qemuStderr,
+          durationMs: Date.now() - started,
+          serialTail: (n = 80) => serialTail(finalSerial, n),
+        }),
+      );
     });
   });
   return { done, monitor, screendump, stop };

@@ -8,7 +8,10 @@ export async function copyTree(from: string, to: string): Promise<void> {
   await sh(['cp', '-a', '--reflink=auto', from, to]);
 }
 
-/** Writes a file of the guest tree at its guest path; a file starting with `#!` is a script and gets the exec bit. */
+/**
+ * Writes a file of the guest tree at its guest path; a file starting with `#!` is a script and gets the exec bit.
+ * Whatever was there goes first: a guest symlink (resolv.conf, say) must not be followed onto the host.
+ */
 export async function writeGuestFile(root: string, guestPath: string, content: string | Buffer, mode?: number): Promise<void> {
   const host = join(root, guestPath);
   await mkdir(dirname(host), { recursive: true });

@@ -1,0 +1,105 @@
+// npm run bench: our install pipeline against the plain shell pipeline, same artifact, same kind of disk, one run.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBundle } from '../test/helpers/cli.ts';
+import { makeDiskImage, sh } from '../test/helpers/disk.ts';
+import { missingPrerequisite } from '../test/helpers/env.ts';
+import { pushArtifact, startRegistry } from '../test/helpers/registry.ts';
+import { makeRootfsTree, packRootfs } from '../test/helpers/rootfs.ts';
+
+const CACHE = process.env.SHOAL_TEST_CACHE ?? '/var/cache/shoal-install-test';
+const UNPACKED_MB = Number(process.env.BENCH_ROOTFS_MB ?? 600);
+
+/** A rootfs of UNPACKED_MB: a third incompressible, the rest many small text files, like a real OS tree. */
+async function benchRootfs(): Promise<string> {
+  const out = join(CACHE, `bench-rootfs-${UNPACKED_MB}mb-v1.tar.zst`);
+  if (existsSync(out)) return out;
+  await mkdir(CACHE, { recursive: true });
+  const tree = await mkdtemp(join(tmpdir(), 'bench-tree-'));
+  await makeRootfsTree(tree, Math.floor((UNPACKED_MB / 3) * 1024 * 1024));
+  const textMb = UNPACKED_MB - UNPACKED_MB / 3;
+  sh(`cd ${tree}/usr/lib && mkdir -p text && cd text && for d in $(seq 1 ${Math.ceil(textMb / 4)}); do mkdir d$d; for f in $(seq 1 64); do base64 -w 76 /dev/urandom | head -c 65536 | tr 'A-M' 'a-m' > d$d/f$f.txt; done; done`);
+  packRootfs(tree, `${out}.tmp`, 'zstd');
+  sh(`mv ${out}.tmp ${out}`);
+  await rm(tree, { recursive: true, force: true });
+  return out;
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
+
+/** Wall time of a child, and its peak RSS from /usr/bin/time (GNU time's %M, KiB). */
+function timed(cmd: string, args: string[]): Promise<{ ms: number; peakKiB: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn('/usr/bin/time', ['-f', 'PEAK_RSS_KIB=%M', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${cmd} exited ${code}:\n${output.slice(-2000)}`));
+      resolve({ ms: Date.now() - t0, peakKiB: Number(/PEAK_RSS_KIB=(\d+)/.exec(output)?.[1] ?? 0), output });
+    });
+  });
+}
+
+async function main() {
+  const missing = missingPrerequisite(['docker-registry', 'skopeo', 'sgdisk', 'zstd', 'curl', '/usr/bin/time']);
+  if (missing) throw new Error(`bench ${missing}`);
+  const bundle = ensureBundle();
+  const blobFile = await benchRootfs();
+  const work = await mkdtemp(join(tmpdir(), 'shoal-bench-'));
+  const registry = await startRegistry();
+  try {
+    const pushed = await pushArtifact(registry, 'bench/rootfs:1', blobFile, {
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd',
+      artifactType: 'application/vnd.shoal.rootfs.tar.zst',
+      title: 'rootfs.tar.zst',
+    });
+    const size = `${Math.ceil((UNPACKED_MB * 2.2) / 1024) + 1}G`;
+
+    // Ours: the whole headless install up to the bootloader (which this kernel cannot run).
+    const oursDisk = makeDiskImage(join(work, 'ours.img'), size);
+    const recipe = join(work, 'recipe.json');
+    await writeFile(recipe, JSON.stringify({
+      task_target: 'install-linux.target',
+      target_disk: oursDisk,
+      oci_url: `${registry.host}/bench/rootfs:1`,
+      partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
+    }));
+    const ours = await timed('node', [bundle, 'install', '--recipe', recipe, '--yes', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'bench.jsonl')]);
+
+    // The shell: the same partition and mkfs, then curl | zstd | tar.
+    const shellDisk = makeDiskImage(join(work, 'shell.img'), size);
+    const mnt = join(work, 'mnt');
+    const script = `set -euo pipefail
+loop=$(losetup --find --show --partscan ${shellDisk})
+trap 'umount ${mnt} 2>/dev/null || true; losetup -d $loop' EXIT
+wipefs --all --force $loop >/dev/null
+sgdisk --zap-all $loop >/dev/null || true
+sgdisk --clear --new=1:2048:0 --typecode=1:8304 $loop >/dev/null
+partprobe $loop
+while [ ! -b \${loop}p1 ]; do sleep 0.1; done
+mkfs.ext4 -F -q -L root \${loop}p1
+mkdir -p ${mnt} && mount \${loop}p1 ${mnt}
+curl -sSf http://${registry.host}/v2/bench/rootfs/blobs/${pushed.digest} | zstd -dc | tar -x --numeric-owner --xattrs --xattrs-include='*' --acls -C ${mnt}
+`;
+    const shell = await timed('bash', ['-c', script]);
+
+    const blobMiB = (await stat(blobFile)).size / 1024 / 1024;
+    const ratio = ours.ms / shell.ms;
+    console.log(`artifact: ${blobMiB.toFixed(0)} MiB zstd, ${UNPACKED_MB} MB unpacked`);
+    console.log(`shoal-install: ${seconds(ours.ms)} s, peak RSS ${(ours.peakKiB / 1024).toFixed(0)} MiB`);
+    console.log(`shell pipeline (curl | zstd -dc | tar -x): ${seconds(shell.ms)} s`);
+    console.log(`ratio (ours / shell): ${ratio.toFixed(3)}  (target <= 1.15; peak RSS target <= 150 MiB)`);
+  } finally {
+    await registry.stop();
+    execFileSync('bash', ['-c', `umount ${join(work, 'mnt')} 2>/dev/null; true`]);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();

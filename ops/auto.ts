@@ -1,0 +1,422 @@
+/**
+ * Auto mode: the unattended install at boot (`shoal-install auto`, started by shoal-install-auto.service when the
+ * kernel command line has `shoal.auto`). Kernel args + the task ISO's recipe -> a checked plan -> the runner, with
+ * throttled plain lines on the console/journal, the JSON-lines log, and the Shoal status webhook at the end.
+ * Everything is validated before a disk is touched; anything wrong before the first step is reported as
+ * `provision-dispatcher.service`.
+ */
+import { access, mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { DiskError } from './disks.ts';
+import { now, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
+import { run } from './exec.ts';
+import { readKernelArgs, DEFAULT_CMDLINE, KernelArgsError, type KernelArgs, type RecipeSource } from './kargs.ts';
+import { machineFacts, machineSerial, type MachineFacts } from './machine.ts';
+import { defaultLogPath, jsonLog } from './outputs/json-log.ts';
+import { linePrinter } from './outputs/line-printer.ts';
+import { resolvePayload } from './payload.ts';
+import { renderPlan } from './plan-text.ts';
+import { PlanRefused, type StepName } from './plan.ts';
+import { prepareInstall, type Prepared } from './prepare.ts';
+import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
+import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, type WebhookTarget } from './report.ts';
+import { runPlan, type StepImpl } from './runner.ts';
+import { STEPS } from './steps.ts';
+
+/** Same meanings as the CLI's exit codes. */
+export const AUTO_EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3, interrupted: 130 } as const;
+
+/** Where the task ISO is mounted (read-only). Recipe payloads on it are `{"path": "/run/shoal/task/..."}`. */
+export const TASK_MOUNT = '/run/shoal/task';
+/** The task ISO's drives, in the order Shoal's dispatcher tries them. */
+export const TASK_DEVICES: readonly string[] = ['/dev/sr1', '/dev/sr0'];
+/** Files beside recipe.json on the task ISO. */
+export const TASK_FILES = {
+  recipe: 'recipe.json',
+  schema: 'recipe.schema.json',
+  webhookSecret: 'webhook_secret',
+  registryPassword: 'registry_password',
+  registryUsername: 'registry_username',
+} as const;
+
+export type PowerAction = 'poweroff' | 'reboot';
+
+export interface AutoOptions {
+  /** Stands in for /proc/cmdline. */
+  cmdlineFile?: string;
+  /** A directory standing in for the mounted task ISO (recipe.json and its neighbours). */
+  taskDir?: string;
+  logPath?: string;
+  /** The console (and, through systemd, the journal). Default: stdout. */
+  write?: (line: string) => void;
+  /** `systemctl poweroff|reboot` by default. */
+  power?: (action: PowerAction) => Promise<void>;
+  webhookRetryDelaysMs?: readonly number[];
+  webhookTimeoutMs?: number;
+  taskDevices?: readonly string[];
+  mountPoint?: string;
+  env?: NodeJS.ProcessEnv;
+  steps?: Record<StepName, StepImpl>;
+  machine?: MachineFacts;
+  signal?: AbortSignal;
+  progressEveryMs?: number;
+  /** How often to look for the task ISO while waiting. */
+  pollMs?: number;
+}
+
+export interface AutoOutcome {
+  exitCode: number;
+  status: 'success' | 'failed' | 'disabled';
+  failedStep?: string;
+  report?: PostOutcome;
+  logPath?: string;
+}
+
+/** Something about the job itself (kernel args, task ISO, recipe, plan) is wrong: nothing was written. */
+class DispatcherFailure extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'DispatcherFailure';
+  }
+}
+
+const HINT = {
+  kargs: 'fix the shoal.* kernel arguments (docs/auto-mode.md lists them) and boot the job again',
+  task: 'attach the job\'s task ISO as virtual media (recipe.json at its root), or name the recipe with shoal.recipe=',
+  recipe: 'fix recipe.json on the task ISO (or the shoal.* overrides) and start the job again',
+  refused: 'the recipe does not fit this machine: check target_disk (or shoal.disk=) against `lsblk`, and the partition sizes',
+};
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error('aborted'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+// --- the task ISO --------------------------------------------------------------------------------------------
+
+interface Task {
+  recipeText: string;
+  /** Shown on the console: where the recipe came from. */
+  from: string;
+  /** The directory beside recipe.json (the mounted ISO, --task-dir, or the recipe file's directory). */
+  dir?: string;
+  release: () => Promise<void>;
+}
+
+const unescapeMountinfo = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+async function isMountPoint(dir: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  return info.split('\n').some((l) => unescapeMountinfo(l.split(' ')[4] ?? '') === dir);
+}
+
+/** `mount -o ro -t iso9660 DEV AT`; returns the unmount. */
+async function mountIso(device: string, at: string): Promise<() => Promise<void>> {
+  await mkdir(at, { recursive: true });
+  if (await isMountPoint(at)) await run(['umount', at]);
+  await run(['mount', '-o', 'ro', '-t', 'iso9660', device, at]);
+  return async () => {
+    await run(['umount', at]).catch(() => undefined);
+  };
+}
+
+async function readRecipeIn(dir: string, from: string, release: () => Promise<void>): Promise<Task> {
+  const path = join(dir, TASK_FILES.recipe);
+  const recipeText = await readFile(path, 'utf8').catch(async (e: NodeJS.ErrnoException) => {
+    await release();
+    throw new DispatcherFailure(`no ${TASK_FILES.recipe} in ${from} (${e.code ?? e.message})`, HINT.task, AUTO_EXIT.badInput);
+  });
+  return { recipeText, from, dir, release };
+}
+
+/** Wait (bounded) for one of `devices` to hold an ISO with recipe.json at its root, and mount it. */
+async function mountTaskIso(devices: readonly string[], at: string, waitSeconds: number, opts: AutoOptions, say: (m: string) => void): Promise<Task> {
+  const deadline = Date.now() + waitSeconds * 1000;
+  const why = new Map<string, string>();
+  const noRecipe = new Set<string>();
+  let announced = false;
+  for (;;) {
+    for (const device of devices) {
+      if (noRecipe.has(device) || !(await exists(device))) continue;
+      let release: () => Promise<void>;
+      try {
+        release = await mountIso(device, at);
+      } catch (e) {
+        why.set(device, (e as Error).message.split('\n').slice(-1)[0]!.trim());
+        continue;
+      }
+      if (await exists(join(at, TASK_FILES.recipe))) return readRecipeIn(at, `the task ISO on ${device} (mounted at ${at})`, release);
+      await release();
+      noRecipe.add(device);
+      why.set(device, `an ISO without ${TASK_FILES.recipe} at its root (the maintenance ISO?)`);
+    }
+    if (Date.now() >= deadline) break;
+    if (!announced) say(`waiting up to ${waitSeconds} s for the task ISO on ${devices.join(' or ')}`);
+    announced = true;
+    await sleep(Math.min(opts.pollMs ?? 1000, Math.max(deadline - Date.now(), 0)), opts.signal);
+  }
+  const seen = devices.map((d) => `${d}: ${why.get(d) ?? 'not present'}`).join('; ');
+  throw new DispatcherFailure(`no task ISO with ${TASK_FILES.recipe} found within ${waitSeconds} s (${seen})`, HINT.task, AUTO_EXIT.badInput);
+}
+
+async function locateTask(source: RecipeSource | undefined, args: KernelArgs, opts: AutoOptions, say: (m: string) => void): Promise<Task> {
+  const none = async () => undefined;
+  if (opts.taskDir) return readRecipeIn(resolve(opts.taskDir), `the task directory ${resolve(opts.taskDir)}`, none);
+  const at = opts.mountPoint ?? TASK_MOUNT;
+  if (!source) return mountTaskIso(opts.taskDevices ?? TASK_DEVICES, at, args.taskWaitSeconds, opts, say);
+  switch (source.kind) {
+    case 'device':
+      return mountTaskIso([source.device], at, args.taskWaitSeconds, opts, say);
+    case 'file': {
+      const st = await stat(source.path).catch(() => undefined);
+      if (st?.isDirectory()) return readRecipeIn(source.path, source.path, none);
+      const recipeText = await readFile(source.path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        throw new DispatcherFailure(`shoal.recipe=${source.path}: cannot read it (${e.code ?? e.message})`, HINT.task, AUTO_EXIT.badInput);
+      });
+      return { recipeText, from: source.path, dir: dirname(source.path), release: none };
+    }
+    case 'url': {
+      const shown = shownUrl(source.url);
+      const bytes = await resolvePayload({ url: source.url }, 'shoal.recipe', opts.signal).catch((e: Error) => {
+        throw new DispatcherFailure(e.message, `check that ${shown} serves the recipe`, AUTO_EXIT.badInput);
+      });
+      return { recipeText: bytes.toString('utf8'), from: shown, release: none };
+    }
+  }
+}
+
+const readTaskFile = async (dir: string | undefined, name: string) =>
+  dir ? readFile(join(dir, name), 'utf8').then((t) => t.trim(), () => undefined) : undefined;
+
+async function schemaIdOf(dir: string | undefined): Promise<string | undefined> {
+  const text = await readTaskFile(dir, TASK_FILES.schema);
+  if (!text) return undefined;
+  try {
+    const id = (JSON.parse(text) as { $id?: unknown }).$id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The recipe with the kernel's overrides and the task ISO's credential files folded in, checked again by zod. */
+async function effectiveRecipe(recipe: Recipe, args: KernelArgs, dir: string | undefined): Promise<Recipe> {
+  const registry = { ...recipe.registry };
+  if (registry.password === undefined && dir && (await exists(join(dir, TASK_FILES.registryPassword)))) {
+    registry.password = { path: join(dir, TASK_FILES.registryPassword) };
+  }
+  if (registry.username === undefined) registry.username = await readTaskFile(dir, TASK_FILES.registryUsername);
+  if (args.registryCa !== undefined) {
+    if (!isAbsolute(args.registryCa) && !dir) {
+      throw new DispatcherFailure(`shoal.registry_ca=${args.registryCa}: a relative path needs the task ISO`, HINT.kargs, AUTO_EXIT.badInput);
+    }
+    registry.ca_file = isAbsolute(args.registryCa) ? args.registryCa : join(dir!, args.registryCa);
+  }
+  const merged: Record<string, unknown> = { ...recipe };
+  if (Object.values(registry).some((v) => v !== undefined)) merged.registry = JSON.parse(JSON.stringify(registry));
+  if (args.image !== undefined) merged.oci_url = args.image;
+  if (args.kargs !== undefined) merged.kernel_args = args.kargs;
+  try {
+    return parseRecipe(merged);
+  } catch (e) {
+    if (e instanceof RecipeError) throw new RecipeError(e.problems.map((p) => `${p} (after the shoal.* overrides)`));
+    throw e;
+  }
+}
+
+/** The target disk may show up a little after boot (USB, RAID controllers): wait for its node, bounded. */
+async function waitForDisk(path: string, seconds: number, opts: AutoOptions, say: (m: string) => void): Promise<void> {
+  if (!path.startsWith('/dev/') || (await exists(path))) return;
+  say(`waiting up to ${seconds} s for ${path} to appear`);
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline && !(await exists(path))) await sleep(Math.min(opts.pollMs ?? 1000, 1000), opts.signal);
+}
+
+// --- the run ---------------------------------------------------------------------------------------------------
+
+async function systemPower(action: PowerAction): Promise<void> {
+  await run(['systemctl', action]);
+}
+
+function classify(e: unknown, signal?: AbortSignal): DispatcherFailure {
+  if (signal?.aborted) return new DispatcherFailure('auto mode was stopped (SIGINT/SIGTERM) before the install started', 'start the job again', AUTO_EXIT.interrupted);
+  if (e instanceof DispatcherFailure) return e;
+  if (e instanceof KernelArgsError) return new DispatcherFailure(e.message, HINT.kargs, AUTO_EXIT.badInput);
+  if (e instanceof RecipeError) return new DispatcherFailure(e.message, HINT.recipe, AUTO_EXIT.badInput);
+  if (e instanceof PlanRefused || e instanceof DiskError) return new DispatcherFailure(e.message, HINT.refused, AUTO_EXIT.refused);
+  return new DispatcherFailure(`unexpected error before the install started: ${(e as Error).stack ?? String(e)}`, 'this is a bug in shoal-install: keep the log', AUTO_EXIT.failed);
+}
+
+const TAIL_LINES = 15;
+
+/** Run auto mode to the end: install, report, then power off/reboot on success or stay up on failure. */
+export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
+  const write = opts.write ?? ((l: string) => void process.stdout.write(`${l}\n`));
+  const startedAt = now();
+  const parsed = await readKernelArgs(opts.cmdlineFile ?? DEFAULT_CMDLINE);
+  const { args } = parsed;
+  if (args.auto === false) {
+    write('shoal-install auto: shoal.auto=0 on the kernel command line: auto mode is off, nothing to do');
+    return { exitCode: AUTO_EXIT.ok, status: 'disabled' };
+  }
+
+  const logPath = opts.logPath ?? defaultLogPath();
+  const opened = jsonLog(logPath);
+  let closed: Promise<void> | undefined;
+  const log = { sink: opened.sink, close: () => (closed ??= opened.close()) };
+  const tail: string[] = [];
+  const console_ = (line: string) => {
+    for (const l of line.split('\n')) {
+      tail.push(l);
+      if (tail.length > TAIL_LINES) tail.shift();
+    }
+    write(line);
+  };
+  const faces: EventSink[] = [log.sink, linePrinter(console_, opts.progressEveryMs ?? 3000)];
+  const emit: EventSink = (e) => faces.forEach((f) => f(e));
+  const say = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', at: now(), level, message });
+
+  let task: Task | undefined;
+  let recipe: Recipe | undefined;
+  let schemaId: string | undefined;
+  let webhook: WebhookTarget | undefined;
+  let failure: { step: string; message: string; hint?: string; exitCode: number } | undefined;
+  let result: InstallResult | undefined;
+  const webhookSecrets: string[] = [];
+
+  try {
+    write(`shoal-install auto ${startedAt}: log ${logPath}`);
+    for (const w of parsed.warnings) say(w, 'warn');
+    if (args.auto === undefined) say('shoal.auto is not on the kernel command line: running anyway, as `shoal-install auto` was asked for');
+    const serial = args.serial ?? (await machineSerial(opts.env ?? process.env));
+    say(`machine serial: ${serial}${args.serial ? ' (shoal.serial)' : ''}`);
+
+    try {
+      // The task ISO is looked for even when the kernel args are wrong: the webhook secret lives there.
+      task = await locateTask(args.recipe, args, opts, (m) => say(m)).catch((e: unknown) => {
+        if (parsed.problems.length) return undefined;
+        throw e;
+      });
+      const secret = (await readTaskFile(task?.dir, TASK_FILES.webhookSecret)) || args.webhookSecret;
+      if (secret) webhookSecrets.push(secret);
+      if (args.webhook) webhook = { url: args.webhook, serial, secret };
+      else say('no shoal.webhook= on the kernel command line: the outcome will not be reported to a controller', 'warn');
+      if (parsed.problems.length) throw new KernelArgsError(parsed.problems);
+      if (!task) throw new Error('unreachable: no task');
+      say(`recipe from ${task.from}`);
+      schemaId = await schemaIdOf(task.dir);
+      const fromIso = parseRecipeText(task.recipeText, TASK_FILES.recipe);
+      recipe = fromIso;
+      recipe = await effectiveRecipe(fromIso, args, task.dir);
+      const disk = args.disk ?? recipe.target_disk;
+      await waitForDisk(disk, args.taskWaitSeconds, opts, (m) => say(m));
+      const machine = { ...(opts.machine ?? (await machineFacts())), serial };
+      const prepared: Prepared = await prepareInstall(recipe, { disk: args.disk, plainHttp: args.plainHttp, machine });
+      for (const w of prepared.plan.warnings) say(w, 'warn');
+      write(renderPlan(prepared.plan).trimEnd());
+
+      let hint: string | undefined;
+      const onEvent: EventSink = (e: InstallEvent) => {
+        if (e.type === 'step-fail') hint = e.hint;
+        emit(e);
+      };
+      result = await runPlan(prepared.plan, {
+        steps: opts.steps ?? STEPS,
+        inputs: prepared.inputs,
+        secrets: [...prepared.secrets, ...webhookSecrets],
+        signal: opts.signal,
+        onEvent,
+      });
+      if (!result.ok) {
+        failure = {
+          step: result.failedStep ?? DISPATCHER_STEP,
+          message: result.message ?? 'the install failed',
+          hint,
+          exitCode: opts.signal?.aborted ? AUTO_EXIT.interrupted : AUTO_EXIT.failed,
+        };
+      }
+    } catch (e) {
+      const f = classify(e, opts.signal);
+      failure = { step: DISPATCHER_STEP, message: f.message, hint: f.hint, exitCode: f.exitCode };
+      // The console gets the summary below; the log gets the error as an event.
+      log.sink({ type: 'log', at: now(), level: 'error', message: `${f.message}\n  what to do: ${f.hint}` });
+      // Followers of the log (the console's watch mode) wait for a result: give them one.
+      emit({ type: 'result', at: now(), result: { ok: false, message: f.message, startedAt, finishedAt: now(), steps: [], partitions: [] } });
+    }
+
+    if (failure) printFailure(write, failure, tail, logPath);
+    else write('Install finished.');
+
+    let report: PostOutcome | undefined;
+    if (webhook) {
+      const body = makeStatusReport({
+        status: failure ? 'failed' : 'success',
+        failed_step: failure?.step,
+        task_target: recipe?.task_target,
+        started_at: startedAt,
+        finished_at: now(),
+        schema_id: schemaId ?? (recipe ? recipe.schema_version : undefined),
+      });
+      // Stopped by a signal (shutdown, Ctrl+C): one quick attempt, no retries that would hold the shutdown up.
+      const stopping = opts.signal?.aborted === true;
+      report = await postStatus(webhook, body, {
+        retryDelaysMs: stopping ? [] : opts.webhookRetryDelaysMs,
+        timeoutMs: opts.webhookTimeoutMs,
+        signal: stopping ? undefined : opts.signal,
+        log: (m, level) => say(m, level),
+      }).catch((e: Error) => ({ delivered: false as const, attempts: 0, permanent: false, reason: e.message }));
+      if (!report.delivered) write(`The controller was NOT told about this outcome: ${report.reason}`);
+    }
+
+    if (failure) {
+      write('This machine stays up for inspection (log in on another console, e.g. Alt+F2).');
+      return { exitCode: failure.exitCode, status: 'failed', failedStep: failure.step, report, logPath };
+    }
+    await log.close();
+    if (args.after) {
+      write(`Install finished: ${args.after === 'poweroff' ? 'powering off' : 'rebooting'} (shoal.${args.after}).`);
+      await (opts.power ?? systemPower)(args.after).catch((e: Error) => write(`systemctl ${args.after} failed: ${e.message}`));
+    } else {
+      write('Install finished: staying up (add shoal.poweroff or shoal.reboot to the kernel command line to change this).');
+    }
+    return { exitCode: AUTO_EXIT.ok, status: 'success', report, logPath };
+  } finally {
+    await task?.release();
+    await log.close();
+  }
+}
+
+function printFailure(write: (l: string) => void, f: { step: string; message: string; hint?: string }, tail: string[], logPath: string) {
+  const rule = '='.repeat(72);
+  write(
+    [
+      '',
+      rule,
+      `INSTALL FAILED at ${f.step}`,
+      ...f.message.split('\n').map((l) => `  ${l}`),
+      ...(f.hint ? [`  what to do: ${f.hint}`] : []),
+      '',
+      `Last ${tail.length} log lines:`,
+      ...tail.map((l) => `  | ${l}`),
+      '',
+      `Full log: ${logPath}`,
+      '          journalctl -b -u shoal-install-auto.service',
+      rule,
+    ].join('\n'),
+  );
+}

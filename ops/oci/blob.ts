@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { RegistryError, isRetryable } from './errors.ts';
+import { backoffDelay, pause, retrying, type RetryPolicy } from './retry.ts';
+import { connectionError, responseError, type HttpResponse } from './transport.ts';
+
+export interface BlobTarget {
+  digest: string;
+  size: number;
+}
+
+/** GETs the blob, authenticated, with a `Range` header when `range` is given. */
+export type BlobFetcher = (range: string | undefined, signal: AbortSignal) => Promise<HttpResponse>;
+
+export interface BlobContext {
+  fetch: BlobFetcher;
+  target: BlobTarget;
+  /** `host/repo@sha256:...`, for messages. */
+  label: string;
+  registry: string;
+  retry: RetryPolicy;
+  log: (line: string) => void;
+}
+
+export interface OpenBlobOptions {
+  /** Bytes of the blob delivered so far, and the blob's size. */
+  onProgress?: (bytesDone: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+// Ranged reads are for headers and tables (a WIM header, its XML); a larger
+// range is a caller bug that would pull a big chunk into memory.
+export const MAX_RANGE_BYTES = 16 * 1024 * 1024;
+
+const NOT_FOUND_HINT = 'the manifest names a blob the registry does not have; re-push the artifact';
+
+/** Parses `bytes START-END/TOTAL`. */
+function rangeStart(header: string | string[] | undefined): number | undefined {
+  const match = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(String(header ?? ''));
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Turns errors thrown while reading a body into RegistryErrors (a dropped connection is a retryable `network` error). */
+function asRegistryError(err: unknown, ctx: BlobContext): unknown {
+  if (err instanceof RegistryError) return err;
+  // Socket, TLS and timeout errors carry a code; anything else is a bug and should surface as is.
+  if (err instanceof Error && 'code' in err) return connectionError(err, ctx.label, ctx.registry);
+  return err;
+}
+
+async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress'], signal: AbortSignal) {
+  const { target, label } = ctx;
+  const hash = createHash('sha256');
+  let done = 0;
+  let failures = 0;
+  for (;;) {
+    const startedAt = done;
+    try {
+      const response = await ctx.fetch(done > 0 ? `bytes=${done}-` : undefined, signal);
+      // Bytes the server resends that the consumer already has. Hashing goes
+      // on from where it was: those bytes are skipped, never hashed twice, so
+      // a server that ignores Range costs bandwidth but no restart of the hash.
+      let skip = 0;
+      if (response.statusCode === 200 && done > 0) {
+        skip = done;
+        ctx.log(`oci: ${label}: the registry ignored the Range request; reading from byte 0 again and discarding the first ${done} bytes`);
+      } else if (response.statusCode === 206 && done > 0) {
+        const start = rangeStart(response.headers['content-range']);
+        if (start !== done) {
+          response.body.destroy();
+          throw new RegistryError(
+            'unsupported',
+            `${label}: asked for bytes from ${done} and the registry sent Content-Range "${String(response.headers['content-range'])}"`,
+          );
+        }
+      } else if (response.statusCode !== 200) {
+        throw await responseError(response, label, NOT_FOUND_HINT);
+      } else {
+        const length = Number(response.headers['content-length'] ?? target.size);
+        if (length !== target.size) {
+          response.body.destroy();
+          throw new RegistryError(
+            'digest-mismatch',
+            `${label}: the registry serves ${length} bytes but the manifest says ${target.size}; the artifact is damaged, re-push it`,
+          );
+        }
+      }
+      for await (const chunk of response.body) {
+        let bytes = chunk as Buffer;
+        if (skip > 0) {
+          if (bytes.length <= skip) {
+            skip -= bytes.length;
+            continue;
+          }
+          bytes = bytes.subarray(skip);
+          skip = 0;
+        }
+        if (done + bytes.length > target.size) {
+          throw new RegistryError('digest-mismatch', `${label}: the registry sent more than the ${target.size} bytes the manifest says`);
+        }
+        hash.update(bytes);
+        done += bytes.length;
+        onProgress?.(done, target.size);
+        yield bytes;
+      }
+      if (done === target.size) break;
+      throw new RegistryError('network', `${label}: the connection ended after ${done} of ${target.size} bytes`);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      const error = asRegistryError(err, ctx);
+      if (!isRetryable(error)) throw error;
+      // The budget is for attempts that get nowhere; a long pull over a
+      // flaky link may lose its connection many times and still progress.
+      failures = done > startedAt ? 1 : failures + 1;
+      if (failures >= ctx.retry.attempts) {
+        throw new RegistryError(
+          'network',
+          `${label}: gave up after ${failures} attempts without progress at ${done} of ${target.size} bytes: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      const delay = backoffDelay(ctx.retry, failures);
+      ctx.log(
+        `oci: ${label}: ${(error as Error).message}; resuming at byte ${done} of ${target.size} in ${delay} ms (attempt ${failures + 1} of ${ctx.retry.attempts})`,
+      );
+      await pause(delay, signal);
+    }
+  }
+  const actual = `sha256:${hash.digest('hex')}`;
+  if (actual !== target.digest) {
+    // Thrown before the generator returns, so the stream errors instead of
+    // ending: a consumer such as tar must not take a damaged image for a good one.
+    throw new RegistryError('digest-mismatch', `${label}: the downloaded bytes have digest ${actual}; the artifact is damaged, re-push it`);
+  }
+}
+
+/**
+ * The blob as a byte stream, verified on the fly, resumed with Range after a
+ * dropped connection. Backpressure reaches the socket: nothing is buffered
+ * beyond what the consumer has not read yet.
+ */
+export function openBlob(ctx: BlobContext, opts: OpenBlobOptions = {}): Readable {
+  // Destroying the stream must cancel a pending request or backoff at once, not after it.
+  const closed = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, closed.signal]) : closed.signal;
+  const stream = Readable.from(pull(ctx, opts.onProgress, signal), { objectMode: false });
+  stream.once('close', () => closed.abort());
+  return stream;
+}
+
+/** Collects `length` bytes after skipping `skip`, then drops the connection: a ranged read must not download the rest. */
+async function take(response: HttpResponse, skip: number, length: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let have = 0;
+  for await (const chunk of response.body) {
+    let bytes = chunk as Buffer;
+    if (skip >= bytes.length) {
+      skip -= bytes.length;
+      continue;
+    }
+    bytes = bytes.subarray(skip, skip + length - have);
+    skip = 0;
+    chunks.push(bytes);
+    have += bytes.length;
+    if (have === length) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Bytes `start`..`endInclusive` of the blob. Not digest-verified: a part of a blob has no digest to check against. */
+export async function readBlobRange(
+  ctx: BlobContext,
+  start: number,
+  endInclusive: number,
+  opts: { signal?: AbortSignal } = {},
+): Promise<Buffer> {
+  const { label, target } = ctx;
+  const length = endInclusive - start + 1;
+  if (!Number.isSafeInteger(start) || start < 0 || endInclusive >= target.size || length < 1 || length > MAX_RANGE_BYTES) {
+    throw new RangeError(
+      `${label}: bytes ${start}-${endInclusive} are not a range of 1..${MAX_RANGE_BYTES} bytes inside the ${target.size}-byte blob`,
+    );
+  }
+  const signal = opts.signal ?? new AbortController().signal;
+  return retrying(
+    async () => {
+      try {
+        const response = await ctx.fetch(`bytes=${start}-${endInclusive}`, signal);
+        let skip = 0;
+        if (response.statusCode === 200) {
+          skip = start;
+        } else if (response.statusCode !== 206) {
+          throw await responseError(response, label, NOT_FOUND_HINT);
+        } else if (rangeStart(response.headers['content-range']) !== start) {
+          response.body.destroy();
+          throw new RegistryError('unsupported', `${label}: asked for bytes ${start}-${endInclusive}, got Content-Range "${String(response.headers['content-range'])}"`);
+        }
+        const bytes = await take(response, skip, length);
+        if (bytes.length !== length) {
+          throw new RegistryError('network', `${label}: the connection ended after ${bytes.length} of ${length} bytes of the range`);
+        }
+        return bytes;
+      } catch (err) {
+        throw signal.aborted ? signal.reason : asRegistryError(err, ctx);
+      }
+    },
+    {
+      policy: ctx.retry,
+      signal,
+      onRetry: (err, delay, attempt) => ctx.log(`oci: ${label}: ${err.message}; retrying the ranged read in ${delay} ms (attempt ${attempt})`),
+    },
+  );
+}

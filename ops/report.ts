@@ -1,0 +1,154 @@
+/**
+ * The Shoal status webhook (SHOAL-CONTRACTS.md): one POST per outcome, retried on network errors and 5xx after
+ * 30, 60 and 120 s with the same delivery_id, 10 s per request, 4xx permanent. No secret or user data in the body.
+ */
+import { randomUUID } from 'node:crypto';
+import { request } from 'undici';
+import pkg from '../package.json' with { type: 'json' };
+
+export const DISPATCHER_VERSION: string = pkg.version;
+/** The Shoal step name for everything that goes wrong before a provisioning step runs (recipe, task ISO, kernel args, plan). */
+export const DISPATCHER_STEP = 'provision-dispatcher.service';
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000];
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+/** The JSON body, exactly the contract's fields. */
+export interface StatusReport {
+  status: 'success' | 'failed';
+  /** Required when failed: the Shoal step's unit name. */
+  failed_step?: string;
+  /** Unique per outcome, the same on every retry (the controller deduplicates on it). */
+  delivery_id: string;
+  task_target?: string;
+  started_at?: string;
+  finished_at?: string;
+  dispatcher_version?: string;
+  schema_id?: string;
+}
+
+export interface WebhookTarget {
+  /** The controller's base URL (`shoal.webhook=`); the path is appended. */
+  url: string;
+  serial: string;
+  /** Sent as `X-Webhook-Secret`; never logged. */
+  secret?: string;
+}
+
+export interface PostOptions {
+  /** Waits before the 2nd, 3rd, ... attempt (default 30 s, 60 s, 120 s). */
+  retryDelaysMs?: readonly number[];
+  timeoutMs?: number;
+  log?: (message: string, level: 'info' | 'warn' | 'error') => void;
+  signal?: AbortSignal;
+}
+
+export type PostOutcome =
+  | { delivered: true; attempts: number; idempotent: boolean }
+  | { delivered: false; attempts: number; permanent: boolean; reason: string };
+
+export function makeStatusReport(fields: Omit<StatusReport, 'delivery_id' | 'dispatcher_version'> & { delivery_id?: string }): StatusReport {
+  if (fields.status === 'failed' && !fields.failed_step) throw new Error('a failed status report needs failed_step');
+  const report: StatusReport = {
+    status: fields.status,
+    ...(fields.status === 'failed' ? { failed_step: fields.failed_step } : {}),
+    delivery_id: fields.delivery_id ?? randomUUID(),
+    task_target: fields.task_target,
+    started_at: fields.started_at,
+    finished_at: fields.finished_at,
+    dispatcher_version: DISPATCHER_VERSION,
+    schema_id: fields.schema_id,
+  };
+  return JSON.parse(JSON.stringify(report)) as StatusReport;
+}
+
+/** `{base}/api/v1/status-webhook/{serial}`; the serial is path-escaped. */
+export function statusUrl(base: string, serial: string): string {
+  const u = new URL(base);
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/api/v1/status-webhook/${encodeURIComponent(serial)}`;
+  return u.toString();
+}
+
+/** For logs: no user:password@, no query string (either may carry a token). */
+export function shownUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }
+    function onAbort() {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+type Attempt = { kind: 'ok'; idempotent: boolean } | { kind: 'retry'; reason: string } | { kind: 'permanent'; reason: string };
+
+async function attempt(url: string, body: string, target: WebhookTarget, timeoutMs: number, signal?: AbortSignal): Promise<Attempt> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': `shoal-install/${DISPATCHER_VERSION}` };
+  if (target.secret) headers['x-webhook-secret'] = target.secret;
+  let status: number;
+  let text: string;
+  try {
+    const res = await request(url, { method: 'POST', headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    status = res.statusCode;
+    text = await res.body.text();
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    const why = timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+    return { kind: 'retry', reason: `network error: ${why}` };
+  }
+  const said = text.trim().slice(0, 200).replace(/\s+/g, ' ');
+  if (status >= 500) return { kind: 'retry', reason: `HTTP ${status}${said ? ` ${said}` : ''}` };
+  if (status >= 300 && status < 400) return { kind: 'permanent', reason: `HTTP ${status} (a redirect: give the controller's final URL in shoal.webhook=)` };
+  if (status >= 400) {
+    const hint = status === 401 || status === 403 ? ' (check the webhook secret)' : status === 404 ? ' (check shoal.webhook= and the serial)' : '';
+    return { kind: 'permanent', reason: `HTTP ${status}${hint}${said ? `: ${said}` : ''}` };
+  }
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = undefined;
+  }
+  const ok = typeof answer === 'object' && answer !== null && (answer as { ok?: unknown }).ok === true;
+  if (status === 200 && ok) return { kind: 'ok', idempotent: (answer as { idempotent?: unknown }).idempotent === true };
+  return { kind: 'retry', reason: `HTTP ${status} without {"ok":true}${said ? `: ${said}` : ''}` };
+}
+
+/** POST the report; retry as the contract says. Never throws for a delivery problem (only when `signal` aborts). */
+export async function postStatus(target: WebhookTarget, report: StatusReport, opts: PostOptions = {}): Promise<PostOutcome> {
+  const delays = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const log = opts.log ?? (() => undefined);
+  const url = statusUrl(target.url, target.serial);
+  const shown = shownUrl(url);
+  const body = JSON.stringify(report);
+  if (!target.secret) log(`webhook: no webhook secret (webhook_secret on the task ISO): the controller may refuse the report`, 'warn');
+  for (let n = 1; ; n++) {
+    const r = await attempt(url, body, target, timeoutMs, opts.signal);
+    if (r.kind === 'ok') {
+      log(`webhook: reported ${report.status}${report.failed_step ? ` (${report.failed_step})` : ''} to ${shown}${r.idempotent ? ' (already recorded)' : ''}`, 'info');
+      return { delivered: true, attempts: n, idempotent: r.idempotent };
+    }
+    if (r.kind === 'permanent') {
+      log(`webhook: ${shown} refused the report: ${r.reason}; not retrying`, 'error');
+      return { delivered: false, attempts: n, permanent: true, reason: r.reason };
+    }
+    const wait = delays[n - 1];
+    if (wait === undefined) {
+      log(`webhook: ${shown}: ${r.reason}; gave up after ${n} attempts`, 'error');
+      return { delivered: false, attempts: n, permanent: false, reason: r.reason };
+    }
+    log(`webhook: ${shown}: ${r.reason}; retrying in ${wait >= 1000 ? `${wait / 1000} s` : `${wait} ms`} (attempt ${n + 1} of ${delays.length + 1})`, 'warn');
+    await sleep(wait, opts.signal);
+  }
+}

@@ -1,0 +1,118 @@
+import { Box, Text } from 'ink';
+import { useEffect, useState } from 'react';
+import type { DiskChoice } from '../../ops/console-session.ts';
+import { formatBytes } from '../../ops/sizes.ts';
+import { Frame } from '../components/Frame.tsx';
+import { ListView, moveIndex } from '../components/ListView.tsx';
+import { useBody, useSession, useTheme } from '../context.tsx';
+import { useAsync } from '../hooks/useAsync.ts';
+import { useConfirm } from '../hooks/useConfirm.ts';
+import { useSpinner } from '../hooks/useSpinner.ts';
+import { movement, type Binding } from '../keys.ts';
+import { fit, padEnd, wrap } from '../text.ts';
+import { useWizard } from '../wizard-context.tsx';
+import { Loading, Prompt, quitKeys } from './common.tsx';
+
+const shortBlocker = (d: DiskChoice) => (d.bootMedium ? 'boot medium' : d.facts.readOnly ? 'read-only' : 'in use');
+const bus = (d: DiskChoice) => (d.facts.kind === 'image' ? 'file' : d.facts.transport ?? '');
+
+function diskRow(d: DiskChoice, w: number) {
+  const f = d.facts;
+  const tail = d.blockers.length ? shortBlocker(d) : f.kind === 'image' ? 'disk image file' : f.serial ?? '';
+  return fit(`${padEnd(f.name, 12)} ${padEnd(formatBytes(f.sizeBytes), 10)} ${padEnd(bus(d), 6)} ${padEnd(f.model ?? '', 22)} ${tail}`, w);
+}
+
+function Details({ disk, lines }: { disk: DiskChoice; lines: number }) {
+  const theme = useTheme();
+  const { width } = useBody();
+  const f = disk.facts;
+  const ell = theme.glyphs.ellipsis;
+  const head = [f.kind === 'image' ? f.path : f.path, formatBytes(f.sizeBytes), f.model, bus(disk)].filter(Boolean).join('  ');
+  const ids = [f.serial && `serial ${f.serial}`, f.wwn && `WWN ${f.wwn}`, `${f.sectorSize}-byte sectors`].filter(Boolean).join('  ');
+  const table = f.partitionTable ? `${f.partitionTable.toUpperCase()}, ${f.partitions.length} partition(s)` : f.kind === 'image' ? 'an image file: attached as a loop device for the install' : 'no partition table';
+  const out: { text: string; colour?: string }[] = [
+    { text: head },
+    { text: ids, colour: theme.colour.muted },
+    { text: `${table}${disk.found ? `   Found: ${disk.found}` : ''}` },
+  ];
+  const reasons = disk.blockers.flatMap((r, i) => wrap(`${i === 0 ? 'Cannot be chosen: ' : '  '}${r}`, width, '    '));
+  const partRoom = Math.max(0, lines - out.length - reasons.length);
+  const parts = f.partitions.map((p) =>
+    `  ${padEnd(p.path.replace('/dev/', ''), 12)} ${padEnd(formatBytes(p.sizeBytes), 10)} ${padEnd(p.fstype ?? '', 6)} ${padEnd(p.label ? `"${p.label}"` : '', 12)} ${p.typeName ?? ''}${p.mountpoints.length ? `  at ${p.mountpoints.join(',')}` : ''}`,
+  );
+  const shown = parts.length > partRoom ? [...parts.slice(0, Math.max(0, partRoom - 1)), `  +${parts.length - Math.max(0, partRoom - 1)} more partitions`] : parts;
+  out.push(...shown.slice(0, partRoom).map((text) => ({ text })));
+  out.push(...reasons.map((text) => ({ text, colour: theme.colour.bad })));
+  return (
+    <Box flexDirection="column">
+      {out.slice(0, lines).map((l, i) => (
+        <Text key={i} color={l.colour}>
+          {fit(l.text, width, ell) || ' '}
+        </Text>
+      ))}
+    </Box>
+  );
+}
+
+export function DiskScreen() {
+  const session = useSession();
+  const w = useWizard();
+  const theme = useTheme();
+  const { width, height } = useBody();
+  const confirm = useConfirm();
+  const spin = useSpinner(true);
+  const disks = useAsync(() => session.disks(), []);
+  const [index, setIndex] = useState(0);
+  const [message, setMessage] = useState<{ text: string; tone: 'bad' | 'ok' } | undefined>();
+  const list = disks.status === 'ok' ? disks.value : [];
+  useEffect(() => {
+    if (disks.status !== 'ok') return;
+    const at = list.findIndex((d) => d.facts.path === w.state.disk?.facts.path);
+    const free = list.findIndex((d) => !d.blockers.length);
+    setIndex(at >= 0 ? at : Math.max(0, free));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [disks.status]);
+  const current = list[index];
+  const choose = () => {
+    if (!current) return;
+    if (current.blockers.length) {
+      setMessage({ text: `${current.facts.name} cannot be chosen: ${current.blockers[0]}`, tone: 'bad' });
+      return;
+    }
+    w.dispatch({ type: 'disk', disk: current });
+    w.go('image');
+  };
+  const keys: Binding[] = confirm.asking
+    ? confirm.bindings
+    : [
+        {
+          key: 'move',
+          label: 'move',
+          run: (input, key) => {
+            setMessage(undefined);
+            setIndex((i) => moveIndex(list.length, i, movement(input, key) ?? 'down'));
+          },
+        },
+        { key: 'page', label: 'page', hidden: true, run: (input, key) => setIndex((i) => moveIndex(list.length, i, movement(input, key) ?? 'down')) },
+        { key: 'enter', label: 'choose', run: choose },
+        { key: 'back', label: 'back', run: w.back },
+        { key: 'refresh', label: 'refresh', run: disks.reload },
+        ...quitKeys(confirm, w),
+      ];
+  const listHeight = Math.min(Math.max(1, list.length), Math.max(3, Math.floor((height - 4) / 2)));
+  return (
+    <Frame screen="disk" keys={keys}>
+      <Text bold>{`Install onto which disk? Everything on it will be erased.`}</Text>
+      <Text color={theme.colour.muted}>{fit(`  ${padEnd('NAME', 12)} ${padEnd('SIZE', 10)} ${padEnd('BUS', 6)} ${padEnd('MODEL', 22)} SERIAL / STATE`, width)}</Text>
+      {disks.status === 'loading' ? <Loading what="looking for disks (lsblk)" spin={spin} /> : null}
+      {disks.status === 'error' ? <Text color={theme.colour.bad}>{fit(disks.error.message, width, theme.glyphs.ellipsis)}</Text> : null}
+      {disks.status === 'ok' ? (
+        <ListView items={list} index={index} height={listHeight} row={(d) => diskRow(d, width - 2)} disabled={(d) => d.blockers.length > 0} empty="No disks found. Press r to look again." />
+      ) : null}
+      <Text color={theme.colour.muted}>{theme.glyphs.rule.repeat(width)}</Text>
+      {current ? <Details disk={current} lines={height - listHeight - 5} /> : null}
+      <Box flexGrow={1} />
+      <Prompt confirm={confirm} message={message?.text} tone={message?.tone} />
+    </Frame>
+  );
+}
