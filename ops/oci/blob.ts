@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { RegistryError, isRetryable } from './errors.ts';
 import { backoffDelay, pause, retrying, type RetryPolicy } from './retry.ts';
-import { connectionError, responseError, type HttpResponse } from './transport.ts';
+import { connectionError, errorDetail, responseError, type HttpResponse } from './transport.ts';
 
 export interface BlobTarget {
   digest: string;
@@ -46,6 +46,12 @@ function asRegistryError(err: unknown, ctx: BlobContext): unknown {
   // Socket, TLS and timeout errors carry a code; anything else is a bug and should surface as is.
   if (err instanceof Error && 'code' in err) return connectionError(err, ctx.label, ctx.registry);
   return err;
+}
+
+/** The failure in a few words for the retry log line, which names the blob already. */
+function retryReason(error: Error, label: string): string {
+  if (error.cause) return errorDetail(error.cause);
+  return error.message.startsWith(`${label}: `) ? error.message.slice(label.length + 2) : error.message;
 }
 
 async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress'], signal: AbortSignal) {
@@ -104,7 +110,7 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
         yield bytes;
       }
       if (done === target.size) break;
-      throw new RegistryError('network', `${label}: the connection ended after ${done} of ${target.size} bytes`);
+      throw new RegistryError('network', `the connection ended after ${done} of ${target.size} bytes`);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       const error = asRegistryError(err, ctx);
@@ -120,8 +126,9 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
         );
       }
       const delay = backoffDelay(ctx.retry, failures);
+      const reason = retryReason(error as Error, label);
       ctx.log(
-        `oci: ${label}: ${(error as Error).message}; resuming at byte ${done} of ${target.size} in ${delay} ms (attempt ${failures + 1} of ${ctx.retry.attempts})`,
+        `oci: ${label}: ${reason}; resuming at byte ${done} of ${target.size} in ${delay} ms (attempt ${failures + 1} of ${ctx.retry.attempts})`,
       );
       await pause(delay, signal);
     }

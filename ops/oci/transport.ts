@@ -117,11 +117,17 @@ function answeredInCleartext(err: unknown): boolean {
   return code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(message);
 }
 
+/** `CODE: message` of the failure underneath, short enough for a retry log line. */
+export function errorDetail(err: unknown): string {
+  const { code, message } = rootCause(err);
+  return code ? `${code}: ${message}` : message;
+}
+
 /** Maps a socket, TLS or timeout failure to a RegistryError; `where` names the registry or URL for the message. */
 export function connectionError(err: unknown, where: string, registry: string): RegistryError {
   if (err instanceof RegistryError) return err;
-  const { code, message } = rootCause(err);
-  const detail = code ? `${code}: ${message}` : message;
+  const { code } = rootCause(err);
+  const detail = errorDetail(err);
   if (answeredInCleartext(err)) {
     return new RegistryError(
       'tls',

@@ -12,7 +12,7 @@ import { guidToBytes } from '../../ops/windows/guid.ts';
 import { resultOf, runCli, type CliRun } from '../helpers/cli.ts';
 import { loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
-import { corruptBlob, pushArtifact, startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { corruptBlob, pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../helpers/registry.ts';
 import {
   BOOT_FILES,
   buildWindowsWims,
@@ -52,6 +52,7 @@ let registry: TestRegistry;
 let wims: WindowsWims;
 let corruptWim: string;
 let corruptDigest: string;
+let regular: PushedArtifact;
 
 before(async () => {
   if (missingPrerequisite(TOOLS)) return;
@@ -60,7 +61,7 @@ before(async () => {
   wims = await buildWindowsWims(join(work, 'wims'));
   await pushArtifact(registry, 'os-images/windows:pipable', wims.pipable, { mediaType: WIM_ARTIFACT, artifactType: WIM_ARTIFACT, title: 'install.wim' });
   // An opaque layer type: the WIM is recognised by its title, then by its magic bytes.
-  await pushArtifact(registry, 'os-images/windows:regular', wims.regular, { mediaType: 'application/octet-stream', artifactType: WIM_ARTIFACT, title: 'install.wim' });
+  regular = await pushArtifact(registry, 'os-images/windows:regular', wims.regular, { mediaType: 'application/octet-stream', artifactType: WIM_ARTIFACT, title: 'install.wim' });
   // A blob of its own (one image, pipable) so that damaging it in the registry's storage touches no other tag.
   corruptWim = join(work, 'wims', 'corrupt.wim');
   execFileSync('wimexport', [wims.regular, '1', corruptWim, '--pipable'], { stdio: 'ignore' });
@@ -324,9 +325,26 @@ async function assertRefusedUnchanged(name: string, tag: string, extra: Record<s
   return run;
 }
 
-test('a wim_index the WIM does not have: refused before partitioning, disk unchanged', async (t) => {
+/** What the registry's access log says it sent for a blob: status and bytes written per GET. */
+async function blobGets(digest: string): Promise<{ status: number; written: number }[]> {
+  const log = await readFile(join(registry.dir, 'registry.log'), 'utf8');
+  return log
+    .split('\n')
+    .filter((l) => l.includes('msg="response completed"') && l.includes('http.request.method=GET') && l.includes(`/blobs/${digest}`))
+    .map((l) => ({ status: Number(/http\.response\.status=(\d+)/.exec(l)![1]), written: Number(/http\.response\.written=(\d+)/.exec(l)![1]) }));
+}
+
+test('a wim_index the WIM does not have: refused before partitioning, disk unchanged, the WIM listed with a few KiB', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
-  await assertRefusedUnchanged('bad-index', 'regular', { wim_index: 3 }, {}, /wim_index 3 is not in .*the WIM holds 2 image\(s\) \(1: Windows Server 2022 SERVERSTANDARD \[ServerStandard\]; 2: /);
+  const before = (await blobGets(regular.digest)).length;
+  const run = await assertRefusedUnchanged('bad-index', 'regular', { wim_index: 3 }, {}, /wim_index 3 is not in .*the WIM holds 2 image\(s\) \(1: Windows Server 2022 SERVERSTANDARD \[ServerStandard\]; 2: /);
+  // Measured at the registry, not by the client: only Range requests (206), and only the header and the XML.
+  const gets = (await blobGets(regular.digest)).slice(before);
+  const sent = gets.reduce((n, g) => n + g.written, 0);
+  assert.ok(gets.length >= 2 && gets.every((g) => g.status === 206), JSON.stringify(gets));
+  assert.equal(sent, listingBytes(run).read, 'the logged byte count is what the registry sent');
+  assert.ok(sent * 1000 < regular.size, `${sent} of ${regular.size} bytes`);
+  t.diagnostic(`the registry sent ${sent} of the WIM's ${regular.size} bytes in ${gets.length} Range requests`);
 });
 
 test('not enough staging space for a regular WIM: refused with a clear message, disk unchanged', async (t) => {

@@ -1,7 +1,6 @@
-import { Text, useInput } from 'ink';
-import { useEffect, useState } from 'react';
+import { Text, useInput, type Key } from 'ink';
+import { useCallback, useRef, useState } from 'react';
 import { useTheme } from '../context.tsx';
-import { width as textWidth } from '../text.ts';
 
 export interface TextFieldProps {
   value: string;
@@ -15,53 +14,69 @@ export interface TextFieldProps {
 }
 
 /**
- * One line of text input: typing, Backspace, Delete, Left/Right, Home/End, Ctrl+U (clear).
- * Enter, Esc, Tab and Up/Down are left to the screen.
+ * One line of text input: typing (and pasting), Backspace, Delete, Left/Right, Home/End, Ctrl+U (clear).
+ * Enter, Esc, Tab and Up/Down are left to the screen. Keys are applied to the field's own latest text at once,
+ * so fast typing over a slow console loses nothing between two frames.
  */
 export function TextField({ value, onChange, focused, width, mask, placeholder }: TextFieldProps) {
   const theme = useTheme();
-  const [cursor, setCursor] = useState(value.length);
-  useEffect(() => setCursor((c) => Math.min(c, value.length)), [value]);
-  useInput(
-    (input, key) => {
-      if (key.return || key.escape || key.tab || key.upArrow || key.downArrow || key.pageUp || key.pageDown) return;
-      if (key.leftArrow) return setCursor((c) => Math.max(0, c - 1));
-      if (key.rightArrow) return setCursor((c) => Math.min(value.length, c + 1));
-      if (key.home || (key.ctrl && input === 'a')) return setCursor(0);
-      if (key.end || (key.ctrl && input === 'e')) return setCursor(value.length);
-      if (key.ctrl && input === 'u') {
-        setCursor(0);
-        return onChange('');
-      }
-      if (key.backspace || (key.delete && input === '')) {
-        // Many consoles send DEL (0x7f) for Backspace, which Ink names "delete": treat both as erase-left.
-        if (cursor === 0) return;
-        onChange(value.slice(0, cursor - 1) + value.slice(cursor));
-        return setCursor(cursor - 1);
-      }
-      if (key.ctrl || key.meta) return;
+  const st = useRef({ value, cursor: value.length, seen: value });
+  if (value !== st.current.seen) {
+    // Changed from outside (a preset, a reset): take it, cursor at the end.
+    st.current = { value, cursor: value.length, seen: value };
+  }
+  const [, redraw] = useState(0);
+  const props = useRef({ onChange });
+  props.current = { onChange };
+
+  const onKey = useCallback((input: string, key: Key) => {
+    if (key.return || key.escape || key.tab || key.upArrow || key.downArrow || key.pageUp || key.pageDown) return;
+    const s = st.current;
+    let { value: v, cursor: c } = s;
+    if (key.leftArrow) c = Math.max(0, c - 1);
+    else if (key.rightArrow) c = Math.min(v.length, c + 1);
+    else if (key.home || (key.ctrl && input === 'a')) c = 0;
+    else if (key.end || (key.ctrl && input === 'e')) c = v.length;
+    else if (key.ctrl && input === 'u') {
+      v = '';
+      c = 0;
+    } else if (key.backspace || key.delete) {
+      // Consoles send DEL (0x7f) for Backspace, which Ink names "delete": both erase to the left.
+      if (c === 0) return;
+      v = v.slice(0, c - 1) + v.slice(c);
+      c -= 1;
+    } else if (key.ctrl || key.meta) return;
+    else {
       const text = input.replace(/[\u0000-\u001f\u007f]/g, '');
       if (!text) return;
-      onChange(value.slice(0, cursor) + text + value.slice(cursor));
-      setCursor(cursor + text.length);
-    },
-    { isActive: focused },
-  );
+      v = v.slice(0, c) + text + v.slice(c);
+      c += text.length;
+    }
+    const changed = v !== s.value;
+    st.current = { value: v, cursor: c, seen: changed ? v : s.seen };
+    if (changed) {
+      st.current.seen = v;
+      props.current.onChange(v);
+    }
+    redraw((n) => n + 1);
+  }, []);
+  useInput(onKey, { isActive: focused });
+
+  const { cursor } = st.current;
   const shown = mask ? '*'.repeat(value.length) : value;
+  const chars = [...shown];
   const room = Math.max(1, width - 1);
-  const start = Math.max(0, Math.min(cursor - room + 1, textWidth(shown) - room + 1));
-  const visible = [...shown].slice(Math.max(0, start), Math.max(0, start) + room).join('');
-  const pos = cursor - Math.max(0, start);
+  const start = Math.max(0, Math.min(cursor - room + 1, chars.length - room + 1));
+  const visible = chars.slice(start, start + room);
+  const pos = Math.min(cursor - start, visible.length);
   if (!value && placeholder && !focused) return <Text color={theme.colour.muted}>{placeholder.slice(0, width)}</Text>;
-  if (!focused) return <Text>{visible.padEnd(Math.min(width, textWidth(visible)))}</Text>;
-  const before = [...visible].slice(0, pos).join('');
-  const at = [...visible][pos] ?? ' ';
-  const after = [...visible].slice(pos + 1).join('');
+  if (!focused) return <Text>{visible.join('')}</Text>;
+  const at = visible[pos] ?? ' ';
   return (
     <Text>
-      <Text color={theme.colour.accent}>{before}</Text>
+      <Text color={theme.colour.accent}>{visible.slice(0, pos).join('')}</Text>
       <Text inverse>{theme.attributes ? at : at === ' ' ? '_' : at}</Text>
-      <Text color={theme.colour.accent}>{after}</Text>
+      <Text color={theme.colour.accent}>{visible.slice(pos + 1).join('')}</Text>
     </Text>
   );
 }

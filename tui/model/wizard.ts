@@ -58,6 +58,7 @@ export type WizardAction =
   | { type: 'image'; image: ImageChoice }
   | { type: 'layout'; layout: PartitionDraft[]; presetId?: string }
   | { type: 'settings'; settings: SettingsDraft }
+  | { type: 'setting'; field: SettingsField; value: string }
   | { type: 'recipe'; recipe: Recipe; disk?: DiskChoice };
 
 export function wizardReducer(state: WizardState, action: WizardAction): WizardState {
@@ -78,6 +79,8 @@ export function wizardReducer(state: WizardState, action: WizardAction): WizardS
       return { ...state, layout: action.layout, presetId: action.presetId };
     case 'settings':
       return { ...state, settings: action.settings };
+    case 'setting':
+      return { ...state, settings: { ...state.settings, [action.field]: action.value } };
     case 'recipe':
       return fromRecipe(action.recipe, action.disk);
   }

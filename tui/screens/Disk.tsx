@@ -37,8 +37,10 @@ function Details({ disk, lines }: { disk: DiskChoice; lines: number }) {
   ];
   const reasons = disk.blockers.flatMap((r, i) => wrap(`${i === 0 ? 'Cannot be chosen: ' : '  '}${r}`, width, '    '));
   const partRoom = Math.max(0, lines - out.length - reasons.length);
+  const labelWidth = Math.min(18, Math.max(0, ...f.partitions.map((p) => (p.label ? p.label.length + 2 : 0))));
+  const nameWidth = Math.max(4, ...f.partitions.map((p) => p.path.replace('/dev/', '').length));
   const parts = f.partitions.map((p) =>
-    `  ${padEnd(p.path.replace('/dev/', ''), 12)} ${padEnd(formatBytes(p.sizeBytes), 10)} ${padEnd(p.fstype ?? '', 6)} ${padEnd(p.label ? `"${p.label}"` : '', 12)} ${p.typeName ?? ''}${p.mountpoints.length ? `  at ${p.mountpoints.join(',')}` : ''}`,
+    `  ${padEnd(p.path.replace('/dev/', ''), nameWidth)} ${padEnd(formatBytes(p.sizeBytes), 10)} ${padEnd(p.fstype ?? '', 6)} ${padEnd(p.label ? `"${p.label}"` : '', labelWidth)} ${p.typeName ?? ''}${p.mountpoints.length ? `  at ${p.mountpoints.join(',')}` : ''}`,
   );
   const shown = parts.length > partRoom ? [...parts.slice(0, Math.max(0, partRoom - 1)), `  +${parts.length - Math.max(0, partRoom - 1)} more partitions`] : parts;
   out.push(...shown.slice(0, partRoom).map((text) => ({ text })));

@@ -1,5 +1,5 @@
-import { Box, Text, useInput } from 'ink';
-import { useState } from 'react';
+import { Box, Text, useInput, type Key } from 'ink';
+import { useCallback, useRef, useState } from 'react';
 import type { Checked } from '../../ops/console-session.ts';
 import type { Plan } from '../../ops/plan.ts';
 import { FORMATS, type Format } from '../../ops/recipe.ts';
@@ -74,11 +74,8 @@ export function LayoutScreen() {
     if (!check.value.ok) return setMessage('the engine refuses this layout: fix what it says first');
     w.go('settings');
   };
-  const cycleFormat = (dir: 1 | -1) => {
-    if (!draft) return;
-    const i = FORMATS.indexOf(draft.format);
-    setDraft({ ...draft, format: FORMATS[(i + dir + FORMATS.length) % FORMATS.length] as Format });
-  };
+  const cycleFormat = (dir: 1 | -1) =>
+    setDraft((d) => (d ? { ...d, format: FORMATS[(FORMATS.indexOf(d.format) + dir + FORMATS.length) % FORMATS.length] as Format } : d));
   let keys: Binding[];
   if (confirm.asking) keys = confirm.bindings;
   else if (focus === 'edit' && draft) {
@@ -207,7 +204,7 @@ export function LayoutScreen() {
                 <FormatField value={draft!.format} focused={i === field} onCycle={cycleFormat} />
               ) : (
                 <Box width={20}>
-                  <TextField value={draft![f]} onChange={(v) => setDraft({ ...draft!, [f]: v })} focused={i === field} width={19} />
+                  <TextField value={draft![f]} onChange={(v) => setDraft((d) => (d ? { ...d, [f]: v } : d))} focused={i === field} width={19} />
                 </Box>
               )}
               <Text color={theme.colour.muted}>{i === field ? fit(` ${FIELD_HELP[f]}`, width - 33, theme.glyphs.ellipsis) : ''}</Text>
@@ -242,11 +239,11 @@ function FormatField({ value, focused, onCycle }: { value: Format; focused: bool
 }
 
 function useFormatKeys(active: boolean, onCycle: (dir: 1 | -1) => void) {
-  useInput(
-    (_input, key) => {
-      if (key.leftArrow) onCycle(-1);
-      if (key.rightArrow) onCycle(1);
-    },
-    { isActive: active },
-  );
+  const latest = useRef(onCycle);
+  latest.current = onCycle;
+  const onKey = useCallback((_input: string, key: Key) => {
+    if (key.leftArrow) latest.current(-1);
+    if (key.rightArrow) latest.current(1);
+  }, []);
+  useInput(onKey, { isActive: active });
 }

@@ -47,7 +47,7 @@ export function SettingsScreen() {
   const file = useAsync(() => (filePath ? session.fileInfo(filePath) : Promise.resolve(undefined)), [filePath]);
   const set = (f: SettingsField, v: string) => {
     setMessage(undefined);
-    w.dispatch({ type: 'settings', settings: { ...s, [f]: v } });
+    w.dispatch({ type: 'setting', field: f, value: v });
   };
   const keys: Binding[] = confirm.asking
     ? confirm.bindings

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { resultOf, runCli } from '../helpers/cli.ts';
+import { loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
+import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
+import { corruptBlob, pushArtifact, startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
+
+const TOOLS = ['docker-registry', 'skopeo', 'htpasswd', 'sgdisk', 'zstd', 'setfacl'];
+const ROOTFS = { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', artifactType: 'application/vnd.shoal.rootfs.tar.zst', title: 'rootfs.tar.zst' };
+let work: string;
+let open: TestRegistry;
+let locked: TestRegistry;
+
+before(async () => {
+  if (missingPrerequisite(TOOLS)) return;
+  work = await mkdtemp(join(tmpdir(), 'shoal-faults-'));
+  open = await startRegistry();
+  locked = await startRegistry({ auth: { username: 'shoal', password: 'registry-pass-123' } });
+  await makeRootfsTree(join(work, 'tree'));
+  packRootfs(join(work, 'tree'), join(work, 'rootfs.tar.zst'), 'zstd');
+  await pushArtifact(open, 'os/rootfs:good', join(work, 'rootfs.tar.zst'), ROOTFS);
+  await pushArtifact(locked, 'os/rootfs:good', join(work, 'rootfs.tar.zst'), ROOTFS);
+  // Its own content, so corrupting it leaves the good tag's blob alone.
+  sh(`cp ${join(work, 'rootfs.tar.zst')} ${join(work, 'bad.tar.zst')} && echo padding >> ${join(work, 'bad.tar.zst')}`);
+  const bad = await pushArtifact(open, 'os/rootfs:corrupt', join(work, 'bad.tar.zst'), ROOTFS);
+  corruptBlob(open, bad.digest);
+});
+
+after(async () => {
+  await open?.stop();
+  await locked?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** A disk image with data on it, so "untouched" means something. */
+function usedDisk(name: string, size = '512M'): string {
+  const disk = makeDiskImage(join(work, name), size);
+  sh(`sgdisk --clear --new=1:2048:+100M --change-name=1:precious ${disk} >/dev/null && dd if=/dev/urandom of=${disk} bs=1M seek=2 count=8 conv=notrunc status=none`);
+  return disk;
+}
+
+async function recipeFile(name: string, extra: Record<string, unknown>): Promise<string> {
+  const path = join(work, `${name}.json`);
+  await writeFile(path, JSON.stringify({
+    task_target: 'install-linux.target',
+    target_disk: '/dev/null-disk',
+    oci_url: `${open.host}/os/rootfs:good`,
+    partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
+    ...extra,
+  }));
+  return path;
+}
+
+const install = (recipe: string, disk: string) =>
+  runCli(['install', '--recipe', recipe, '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'log.jsonl')]);
+
+test('a layout bigger than the disk is refused (exit 3) and the disk is untouched', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = usedDisk('small.img', '256M');
+  const before = await sha256File(disk);
+  const recipe = await recipeFile('big', { partition_layout: [{ size: '1G', format: 'ext4', mountpoint: '/' }] });
+  const r = await install(recipe, disk);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /partition_layout\[0\] \(1G\) does not fit/);
+  assert.equal(await sha256File(disk), before);
+});
+
+test('a missing disk is refused (exit 3) with what to check', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const r = await install(await recipeFile('missing', {}), '/dev/no-such-disk');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /\/dev\/no-such-disk does not exist: check the disk name/);
+});
+
+test('an invalid recipe is bad input (exit 2) naming the field', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const r = await install(await recipeFile('invalid', { partition_layout: [{ size: 'lots' }] }), '/dev/null');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /\$\.partition_layout\[0\]\.size/);
+});
+
+test('install without --yes prints the plan and writes nothing', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = usedDisk('noyes.img');
+  const before = await sha256File(disk);
+  const r = await runCli(['install', '--recipe', await recipeFile('noyes', {}), '--disk', disk, '--stop-before', 'bootloader-linux.service']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /WILL BE DESTROYED/);
+  assert.match(r.stderr, /add --yes/);
+  assert.equal(await sha256File(disk), before);
+});
+
+test('a registry that wants credentials: 401 fails image-linux.service before the disk is written', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = usedDisk('auth.img');
+  const before = await sha256File(disk);
+  const r = await install(await recipeFile('noauth', { oci_url: `${locked.host}/os/rootfs:good` }), disk);
+  assert.equal(r.code, 1, r.stderr);
+  const result = resultOf(r)!;
+  assert.equal(result.failedStep, 'image-linux.service');
+  assert.match(result.message!, /credentials|unauthori[sz]ed|401/i);
+  assert.ok(!r.events.some((e) => e.type === 'step-start'), 'no step started');
+  assert.equal(await sha256File(disk), before);
+});
+
+test('with the credentials from the recipe the pull works and the password is never logged', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = makeDiskImage(join(work, 'authok.img'), '512M');
+  await writeFile(join(work, 'registry_password'), 'registry-pass-123\n');
+  const recipe = await recipeFile('auth', {
+    oci_url: `${locked.host}/os/rootfs:good`,
+    registry: { username: 'shoal', password: { path: join(work, 'registry_password') } },
+  });
+  const r = await install(recipe, disk);
+  assert.equal(r.code, 0, r.stdout.slice(-2000));
+  assert.ok(!r.stdout.includes('registry-pass-123'));
+  assert.ok(!(await readFile(join(work, 'log.jsonl'), 'utf8')).includes('registry-pass-123'));
+});
+
+test('a blob whose bytes do not match its digest fails image-linux.service and cleans up', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = makeDiskImage(join(work, 'corrupt.img'), '512M');
+  const r = await install(await recipeFile('corrupt', { oci_url: `${open.host}/os/rootfs:corrupt` }), disk);
+  assert.equal(r.code, 1);
+  const result = resultOf(r)!;
+  assert.equal(result.failedStep, 'image-linux.service');
+  assert.match(result.message!, /digest|sha256/i);
+  assert.equal(loopsOf(disk), '', 'loop device detached');
+  assert.equal(sh('mount | grep -c shoal-install/target || true').trim(), '0', 'nothing left mounted');
+});
+
+test('registry stopped mid-pull and restarted: the pull resumes and the install completes', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const big = join(work, 'big');
+  await makeRootfsTree(big, 300 * 1024 * 1024);
+  packRootfs(big, join(work, 'big.tar'), 'none');
+  const pushed = await pushArtifact(open, 'os/rootfs:big', join(work, 'big.tar'), { ...ROOTFS, mediaType: 'application/vnd.oci.image.layer.v1.tar', title: 'rootfs.tar' });
+  const disk = makeDiskImage(join(work, 'resume.img'), '1G');
+  let interrupted = false;
+  const run = await runCli(
+    ['install', '--recipe', await recipeFile('resume', { oci_url: `${open.host}/os/rootfs:big` }), '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'resume.jsonl')],
+    {
+      onLine: (line) => {
+        if (interrupted || !line.includes('"type":"progress"')) return;
+        const e = JSON.parse(line) as { bytes: number; total: number };
+        if (e.bytes > 0 && e.bytes < e.total) {
+          interrupted = true;
+          void open.kill().then(() => new Promise((res) => setTimeout(res, 1500))).then(() => open.restart());
+        }
+      },
+    },
+  );
+  assert.ok(interrupted, 'the registry was stopped while the blob was streaming');
+  assert.equal(run.code, 0, run.stdout.slice(-3000));
+  const log = await readFile(join(work, 'resume.jsonl'), 'utf8');
+  assert.match(log, /resum/i, 'the client said it resumed');
+  const last = run.events.filter((e) => e.type === 'progress').at(-1);
+  assert.ok(last?.type === 'progress' && last.bytes === pushed.size);
+});
