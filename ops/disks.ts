@@ -194,7 +194,10 @@ export async function listDisks(): Promise<DiskFacts[]> {
   return Promise.all(devices.filter((d) => d.type === 'disk' || d.type === 'loop').filter((d) => d.size > 0).map((d) => fromLsblk(d, swaps)));
 }
 
-/** `sda` -> `sda1`, `nvme0n1` -> `nvme0n1p1`: names ending in a digit take a `p`. */
+/** How a plan names an image file's loop device, which is only known once attached. */
+export const LOOP_PLACEHOLDER = '/dev/loopN';
+
+/** `sda` -> `sda1`, `nvme0n1` -> `nvme0n1p1`: names ending in a digit (and loop devices) take a `p`. */
 export function partitionDevice(disk: string, n: number): string {
-  return /\d$/.test(disk) ? `${disk}p${n}` : `${disk}${n}`;
+  return /\d$/.test(disk) || disk === LOOP_PLACEHOLDER ? `${disk}p${n}` : `${disk}${n}`;
 }

@@ -12,15 +12,28 @@ export interface ImageArtifact {
 
 const resolvedByPlan = new WeakMap<object, ImageArtifact>();
 
+const clients = new WeakMap<object, Map<string, RegistryClient>>();
+
+/** One client per step of an install, so connections and tokens are reused and its log lines name the step. */
 export function registryClient(ctx: StepContext): RegistryClient {
+  const perStep = clients.get(ctx.plan) ?? new Map<string, RegistryClient>();
+  clients.set(ctx.plan, perStep);
+  const existing = perStep.get(ctx.step);
+  if (existing) return existing;
   const reg = ctx.plan.recipe.registry;
-  return new RegistryClient({
+  const client = new RegistryClient({
     plainHttp: ctx.inputs.plainHttp,
     caFile: reg?.ca_file,
     username: reg?.username,
     password: ctx.inputs.registryPassword,
     log: (line) => ctx.log(line),
   });
+  perStep.set(ctx.step, client);
+  ctx.defer('close the registry connections', async () => {
+    perStep.delete(ctx.step);
+    await client.close();
+  });
+  return client;
 }
 
 /** The manifest and its one layer, fetched once per install (preflight) and reused by the pull. */

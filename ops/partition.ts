@@ -5,9 +5,6 @@ import { mkfsCommand, parseBlkid } from './filesystems.ts';
 import type { Plan } from './plan.ts';
 import { StepError, type StepContext, type StepImpl } from './runner.ts';
 
-/** The shown name of the disk's block device before it exists (an image gets its loop device at run time). */
-export const LOOP_PLACEHOLDER = '/dev/loopN';
-
 export function sgdiskCommand(plan: Plan, device: string): string[] {
   const args = ['sgdisk', '--clear', `--disk-guid=${plan.diskGuid}`];
   for (const p of plan.partitions) {

@@ -1,9 +1,9 @@
 import { commandLine } from './exec.ts';
-import { partitionCommands, LOOP_PLACEHOLDER } from './partition.ts';
+import { partitionCommands } from './partition.ts';
 import type { Plan, StepName } from './plan.ts';
 import { formatBytes } from './sizes.ts';
 import { STEPS } from './steps.ts';
-import { partitionDevice } from './disks.ts';
+import { LOOP_PLACEHOLDER, partitionDevice } from './disks.ts';
 
 function diskLine(plan: Plan): string {
   const d = plan.disk;

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PlannedPartition } from '../plan.ts';
 import type { StepContext } from '../runner.ts';
@@ -23,6 +23,8 @@ async function makeTargetDir(): Promise<string> {
 export async function mountTarget(ctx: StepContext): Promise<string> {
   if (ctx.state.targetRoot) return ctx.state.targetRoot;
   const root = await makeTargetDir();
+  // Registered first, so it runs last: after every unmount below, the empty directory goes too.
+  ctx.defer(`remove ${root}`, () => rmdir(root).catch(() => undefined));
   for (const p of mountOrder(ctx.plan.partitions)) {
     const dir = join(root, p.mountpoint!);
     await mkdir(dir, { recursive: true });

@@ -39,10 +39,8 @@ async function collect(
     const response = await fetch(page);
     if (response.statusCode !== 200) throw await responseError(response, what);
     const link = response.headers.link;
-    let json: unknown;
     try {
-      json = JSON.parse((await readSmallBody(response, MAX_PAGE_BYTES, what)).toString('utf8'));
-      all.push(...(items(json) ?? []));
+      all.push(...(items(JSON.parse((await readSmallBody(response, MAX_PAGE_BYTES, what)).toString('utf8'))) ?? []));
     } catch (err) {
       if (err instanceof RegistryError) throw err;
       throw new RegistryError('unsupported', `${what}: the registry answered something that is not a listing`);

@@ -82,7 +82,7 @@ export class RegistryClient {
   }
 
   /** Bytes `start`..`endInclusive` of a blob (at most 16 MiB), e.g. a WIM header, without downloading the rest. */
-  readBlobRange(location: BlobLocation, start: number, endInclusive: number, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+  async readBlobRange(location: BlobLocation, start: number, endInclusive: number, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
     return readBlobRange(this.blobContext(location), start, endInclusive, opts);
   }
 

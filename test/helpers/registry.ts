@@ -93,14 +93,30 @@ const TOKEN_ISSUER = 'shoal-test-issuer';
 const TOKEN_SERVICE = 'shoal-test-registry';
 const READY_TIMEOUT_MS = 15_000;
 
-/** Everything still running or on disk, for the exit hook. */
+/** Everything still running or on disk, for the exit hooks. */
 const live = new Set<{ child?: ChildProcess; dir: string; issuer?: Server }>();
-process.once('exit', () => {
-  for (const entry of live) {
-    entry.child?.kill('SIGKILL');
-    rmSync(entry.dir, { recursive: true, force: true });
+let hooked = false;
+
+/** A test run that crashes, calls process.exit or is interrupted still leaves no registry and no temp dir behind. */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const cleanup = () => {
+    for (const entry of live) {
+      entry.child?.kill('SIGKILL');
+      rmSync(entry.dir, { recursive: true, force: true });
+    }
+    live.clear();
+  };
+  process.once('exit', cleanup);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      cleanup();
+      // Our listener is gone now: the signal's default action ends the process as it would have.
+      process.kill(process.pid, signal);
+    });
   }
-});
+}
 
 async function freePort(): Promise<number> {
   const server = createNetServer();
@@ -191,6 +207,7 @@ function authConfig(auth: RegistryAuth | undefined, htpasswd: string, token?: { 
 }
 
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
+  hookExit();
   const dir = await mkdtemp(join(tmpdir(), 'shoal-registry-'));
   const entry: { child?: ChildProcess; dir: string; issuer?: Server } = { dir };
   live.add(entry);

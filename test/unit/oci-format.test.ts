@@ -54,6 +54,7 @@ test('then the magic bytes', () => {
   assert.equal(detectFormat(opaque, ZSTD), 'zstd');
   assert.equal(detectFormat(opaque, XZ), 'xz');
   assert.equal(detectFormat(opaque, WIM), 'wim');
+  assert.equal(detectFormat(opaque, Buffer.from('WLPWM\0\0\0', 'latin1')), 'wim', 'a pipable WIM');
   assert.equal(detectFormat(opaque, ustarHeader()), 'tar');
   assert.equal(detectFormat({ mediaType: ORAS_DEFAULT }, GZIP), 'gzip');
 });

@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { DiskChoice } from '../../ops/console-session.ts';
 import { formatBytes } from '../../ops/sizes.ts';
 import { Frame } from '../components/Frame.tsx';
@@ -64,16 +64,13 @@ export function DiskScreen() {
   const confirm = useConfirm();
   const spin = useSpinner(true);
   const disks = useAsync(() => session.disks(), []);
-  const [index, setIndex] = useState(0);
+  const [picked, setIndex] = useState<number | undefined>();
   const [message, setMessage] = useState<{ text: string; tone: 'bad' | 'ok' } | undefined>();
   const list = disks.status === 'ok' ? disks.value : [];
-  useEffect(() => {
-    if (disks.status !== 'ok') return;
-    const at = list.findIndex((d) => d.facts.path === w.state.disk?.facts.path);
-    const free = list.findIndex((d) => !d.blockers.length);
-    setIndex(at >= 0 ? at : Math.max(0, free));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [disks.status]);
+  // Until the technician moves: the disk chosen before, else the first one that can be chosen.
+  const chosen = list.findIndex((d) => d.facts.path === w.state.disk?.facts.path);
+  const start = chosen >= 0 ? chosen : Math.max(0, list.findIndex((d) => !d.blockers.length));
+  const index = Math.min(picked ?? start, Math.max(0, list.length - 1));
   const current = list[index];
   const choose = () => {
     if (!current) return;
@@ -92,13 +89,13 @@ export function DiskScreen() {
           label: 'move',
           run: (input, key) => {
             setMessage(undefined);
-            setIndex((i) => moveIndex(list.length, i, movement(input, key) ?? 'down'));
+            setIndex(moveIndex(list.length, index, movement(input, key) ?? 'down'));
           },
         },
-        { key: 'page', label: 'page', hidden: true, run: (input, key) => setIndex((i) => moveIndex(list.length, i, movement(input, key) ?? 'down')) },
+        { key: 'page', label: 'page', hidden: true, run: (input, key) => setIndex(moveIndex(list.length, index, movement(input, key) ?? 'down')) },
         { key: 'enter', label: 'choose', run: choose },
         { key: 'back', label: 'back', run: w.back },
-        { key: 'refresh', label: 'refresh', run: disks.reload },
+        { key: 'refresh', label: 'refresh', run: () => (setIndex(undefined), disks.reload()) },
         ...quitKeys(confirm, w),
       ];
   const listHeight = Math.min(Math.max(1, list.length), Math.max(3, Math.floor((height - 4) / 2)));
