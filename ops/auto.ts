@@ -78,6 +78,8 @@ class DispatcherFailure extends Error {
     message: string,
     readonly hint: string,
     readonly exitCode: number,
+    /** The task directory, when it was found but is unusable (its webhook_secret still counts). */
+    readonly taskDir?: string,
   ) {
     super(message);
     this.name = 'DispatcherFailure';
@@ -139,7 +141,7 @@ async function readRecipeIn(dir: string, from: string, release: () => Promise<vo
   const path = join(dir, TASK_FILES.recipe);
   const recipeText = await readFile(path, 'utf8').catch(async (e: NodeJS.ErrnoException) => {
     await release();
-    throw new DispatcherFailure(`no ${TASK_FILES.recipe} in ${from} (${e.code ?? e.message})`, HINT.task, AUTO_EXIT.badInput);
+    throw new DispatcherFailure(`no ${TASK_FILES.recipe} in ${from} (${e.code ?? e.message})`, HINT.task, AUTO_EXIT.badInput, dir);
   });
   return { recipeText, from, dir, release };
 }
@@ -308,16 +310,15 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
 
     try {
       // The task ISO is looked for even when the kernel args are wrong: the webhook secret lives there.
-      task = await locateTask(args.recipe, args, opts, (m) => say(m)).catch((e: unknown) => {
-        if (parsed.problems.length) return undefined;
-        throw e;
-      });
-      const secret = (await readTaskFile(task?.dir, TASK_FILES.webhookSecret)) || args.webhookSecret;
+      let missing: unknown;
+      task = await locateTask(args.recipe, args, opts, (m) => say(m)).catch((e: unknown) => void (missing = e));
+      const taskDir = task?.dir ?? (missing instanceof DispatcherFailure ? missing.taskDir : undefined);
+      const secret = (await readTaskFile(taskDir, TASK_FILES.webhookSecret)) || args.webhookSecret;
       if (secret) webhookSecrets.push(secret);
       if (args.webhook) webhook = { url: args.webhook, serial, secret };
       else say('no shoal.webhook= on the kernel command line: the outcome will not be reported to a controller', 'warn');
       if (parsed.problems.length) throw new KernelArgsError(parsed.problems);
-      if (!task) throw new Error('unreachable: no task');
+      if (!task) throw missing;
       say(`recipe from ${task.from}`);
       schemaId = await schemaIdOf(task.dir);
       const fromIso = parseRecipeText(task.recipeText, TASK_FILES.recipe);
@@ -355,8 +356,8 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       failure = { step: DISPATCHER_STEP, message: f.message, hint: f.hint, exitCode: f.exitCode };
       // The console gets the summary below; the log gets the error as an event.
       log.sink({ type: 'log', at: now(), level: 'error', message: `${f.message}\n  what to do: ${f.hint}` });
-      // Followers of the log (the console's watch mode) wait for a result: give them one.
-      emit({ type: 'result', at: now(), result: { ok: false, message: f.message, startedAt, finishedAt: now(), steps: [], partitions: [] } });
+      // Followers of the log (the console's watch mode) wait for a result: give them one (the console has the summary).
+      log.sink({ type: 'result', at: now(), result: { ok: false, message: f.message, startedAt, finishedAt: now(), steps: [], partitions: [] } });
     }
 
     if (failure) printFailure(write, failure, tail, logPath);

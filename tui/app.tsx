@@ -4,6 +4,7 @@ import type { ConsoleSession, InstallRun, Review } from '../ops/console-session.
 import type { Recipe } from '../ops/recipe.ts';
 import { SessionContext, SizeContext, ThemeContext, type TerminalSize } from './context.tsx';
 import { useInstallFeed } from './hooks/useInstallFeed.ts';
+import { KeyRouterProvider } from './hooks/useKeys.tsx';
 import { useTerminalSize } from './hooks/useTerminalSize.ts';
 import { initialInstall } from './model/install.ts';
 import { initialWizard, WIZARD_SCREENS, wizardReducer, type ScreenId, type WizardState } from './model/wizard.ts';
@@ -138,7 +139,9 @@ export function App({ session, kind, size, initial, onExit }: AppProps) {
       <SizeContext.Provider value={termSize}>
         <SessionContext.Provider value={session}>
           <WizardContext.Provider value={api}>
-            {logOpen ? <LogScreen model={feed.model} screen={state.screen} onClose={() => setLogOpen(false)} /> : <Screen screen={state.screen} openLog={() => setLogOpen(true)} />}
+            <KeyRouterProvider>
+              {logOpen ? <LogScreen model={feed.model} screen={state.screen} onClose={() => setLogOpen(false)} /> : <Screen screen={state.screen} openLog={() => setLogOpen(true)} />}
+            </KeyRouterProvider>
           </WizardContext.Provider>
         </SessionContext.Provider>
       </SizeContext.Provider>

@@ -6,6 +6,7 @@ import { Para } from './components/Fields.tsx';
 import { InstallView } from './components/InstallView.tsx';
 import { SizeContext, ThemeContext, useTheme, type TerminalSize } from './context.tsx';
 import { useInstallFeed } from './hooks/useInstallFeed.ts';
+import { KeyRouterProvider } from './hooks/useKeys.tsx';
 import { useSpinner, useTick } from './hooks/useSpinner.ts';
 import { useTerminalSize } from './hooks/useTerminalSize.ts';
 import type { Binding } from './keys.ts';
@@ -39,11 +40,13 @@ export function WatchApp({ subscribe, kind, size, source, onExit }: WatchProps) 
   return (
     <ThemeContext.Provider value={themeFor(kind)}>
       <SizeContext.Provider value={termSize}>
+        <KeyRouterProvider>
         {logOpen ? (
           <LogScreen model={feed.model} screen="install" onClose={() => setLogOpen(false)} />
         ) : (
           <WatchScreen source={source} model={feed.model} openLog={() => setLogOpen(true)} leave={leave} />
         )}
+        </KeyRouterProvider>
       </SizeContext.Provider>
     </ThemeContext.Provider>
   );

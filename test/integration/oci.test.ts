@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { RegistryClient, RegistryError, type RegistryClientOptions } from '../../ops/oci/client.ts';
@@ -27,6 +27,11 @@ import {
 
 const SKIP = missingRegistryTools([...REGISTRY_TOOLS, 'zstd', 'tar']);
 if (SKIP) process.stderr.write(`SKIPPED test/integration/oci.test.ts: ${SKIP}\n`);
+
+/** A test that skips itself, loudly and counted, when a tool is missing (a skipped suite would not be counted). */
+function it(name: string, fn: (t: TestContext) => Promise<void>): void {
+  test(name, (t) => (SKIP ? t.skip(SKIP) : fn(t)));
+}
 
 const ORAS_DEFAULT = 'application/vnd.oci.image.layer.v1.tar';
 const ROOTFS = 'application/vnd.shoal.rootfs.tar.gz';
@@ -70,7 +75,7 @@ function newClient(opts: RegistryClientOptions = {}): { client: RegistryClient; 
   return { client: new RegistryClient({ log: (l) => lines.push(l), ...opts }), lines };
 }
 
-describe('anonymous plain-HTTP registry', { skip: SKIP }, () => {
+describe('anonymous plain-HTTP registry', () => {
   let registry: TestRegistry;
   let work: string;
   let files: { gz: string; zst: string };
@@ -78,6 +83,7 @@ describe('anonymous plain-HTTP registry', { skip: SKIP }, () => {
   let zst: PushedArtifact;
 
   before(async () => {
+    if (SKIP) return;
     work = await mkdtemp(join(tmpdir(), 'oci-it-'));
     registry = await startRegistry();
     files = await makeRootfs(work);
@@ -95,7 +101,7 @@ describe('anonymous plain-HTTP registry', { skip: SKIP }, () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test('resolve: the manifest skopeo pushed, its artifact type and the one layer', async () => {
+  it('resolve: the manifest skopeo pushed, its artifact type and the one layer', async () => {
     const { client, lines } = newClient();
     const resolved = await client.resolve(`${registry.host}/os-images/ubuntu-rootfs:22.04`);
     assert.equal(resolved.manifestDigest, gz.manifestDigest);
@@ -108,7 +114,7 @@ describe('anonymous plain-HTTP registry', { skip: SKIP }, () => {
   });
 
   for (const kind of ['gzip', 'zstd'] as const) {
-    test(`pull a ${kind} artifact: the same bytes, verified, with progress, format detected from the stream`, async () => {
+    it(`pull a ${kind} artifact: the same bytes, verified, with progress, format detected from the stream`, async () => {
       const { client } = newClient();
       const pushed = kind === 'gzip' ? gz : zst;
       const resolved = await client.resolve(`${registry.host}/os-images/ubuntu-rootfs:${kind === 'gzip' ? '22.04' : 'zst'}`);
@@ -123,14 +129,14 @@ describe('anonymous plain-HTTP registry', { skip: SKIP }, () => {
     });
   }
 
-  test('readBlobRange reads a slice without the rest', async () => {
+  it('readBlobRange reads a slice without the rest', async () => {
     const { client } = newClient();
     const resolved = await client.resolve(`${registry.host}/os-images/ubuntu-rootfs:zst`);
     const whole = await readFile(files.zst);
     assert.ok((await client.readBlobRange(resolved, 100, 4195)).equals(whole.subarray(100, 4196)));
   });
 
-  test('a missing tag or repository is not-found, naming the reference', async () => {
+  it('a missing tag or repository is not-found, naming the reference', async () => {
     const { client } = newClient();
     await assert.rejects(
       client.resolve(`${registry.host}/os-images/ubuntu-rootfs:24.04`),
@@ -139,13 +145,13 @@ describe('anonymous plain-HTTP registry', { skip: SKIP }, () => {
     await assert.rejects(client.resolve(`${registry.host}/os-images/nothing:1`), isRegistryError('not-found', /os-images\/nothing:1: not found/));
   });
 
-  test('catalog and tags, one entry per page so the Link pages are followed', async () => {
+  it('catalog and tags, one entry per page so the Link pages are followed', async () => {
     const { client } = newClient();
     assert.deepEqual(await client.listRepositories(registry.host, { pageSize: 1 }), ['os-images/debian-rootfs', 'os-images/ubuntu-rootfs']);
     assert.deepEqual((await client.listTags(`${registry.host}/os-images/ubuntu-rootfs`, { pageSize: 1 })).sort(), ['22.04', 'zst']);
   });
 
-  test('a damaged blob: the stream errors with digest-mismatch, through peek too, and never ends', async () => {
+  it('a damaged blob: the stream errors with digest-mismatch, through peek too, and never ends', async () => {
     const file = join(work, 'damaged.tar.gz');
     await writeFile(file, gzipSync(randomBytes(512 * 1024)));
     const pushed = await pushArtifact(registry, 'damaged/rootfs:1', file, { mediaType: ORAS_DEFAULT, artifactType: ROOTFS, title: 'rootfs.tar.gz' });
@@ -164,12 +170,13 @@ describe('anonymous plain-HTTP registry', { skip: SKIP }, () => {
 });
 
 for (const type of ['basic', 'token'] as const) {
-  describe(`registry with ${type} auth`, { skip: SKIP }, () => {
+  describe(`registry with ${type} auth`, () => {
     let registry: TestRegistry;
     let work: string;
     let pushed: PushedArtifact;
 
     before(async () => {
+      if (SKIP) return;
       work = await mkdtemp(join(tmpdir(), 'oci-it-'));
       registry = await startRegistry({ auth: { username: 'shoal', password: PASSWORD, type } });
       const file = join(work, 'rootfs.tar.gz');
@@ -181,7 +188,7 @@ for (const type of ['basic', 'token'] as const) {
       if (work) await rm(work, { recursive: true, force: true });
     });
 
-    test('no credentials: unauthorized, saying the registry needs them and how to give them', async () => {
+    it('no credentials: unauthorized, saying the registry needs them and how to give them', async () => {
       const { client } = newClient();
       await assert.rejects(
         client.resolve(`${registry.host}/os-images/private:1`),
@@ -189,12 +196,12 @@ for (const type of ['basic', 'token'] as const) {
       );
     });
 
-    test('a wrong password: unauthorized, naming the user', async () => {
+    it('a wrong password: unauthorized, naming the user', async () => {
       const { client } = newClient({ username: 'shoal', password: 'not-the-password' });
       await assert.rejects(client.resolve(`${registry.host}/os-images/private:1`), isRegistryError('unauthorized', /user "shoal"/, ['not-the-password']));
     });
 
-    test('with credentials: resolve, pull and list; no password or token in any log line', async () => {
+    it('with credentials: resolve, pull and list; no password or token in any log line', async () => {
       const { client, lines } = newClient({ username: 'shoal', password: PASSWORD });
       const tokensBefore = registry.tokenRequests;
       const resolved = await client.resolve(`${registry.host}/os-images/private:1`);
@@ -212,12 +219,13 @@ for (const type of ['basic', 'token'] as const) {
   });
 }
 
-describe('TLS registry with a private CA', { skip: SKIP }, () => {
+describe('TLS registry with a private CA', () => {
   let registry: TestRegistry;
   let work: string;
   let pushed: PushedArtifact;
 
   before(async () => {
+    if (SKIP) return;
     work = await mkdtemp(join(tmpdir(), 'oci-it-'));
     registry = await startRegistry({ tls: true });
     const file = join(work, 'install.wim');
@@ -233,7 +241,7 @@ describe('TLS registry with a private CA', { skip: SKIP }, () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test('with the CA file: verified HTTPS, no fallback to plain HTTP', async () => {
+  it('with the CA file: verified HTTPS, no fallback to plain HTTP', async () => {
     const { client, lines } = newClient({ caFile: registry.caFile });
     const resolved = await client.resolve(`${registry.host}/os-images/windows:1`);
     assert.equal(detectFormat(resolved.layer, await client.readBlobRange(resolved, 0, FORMAT_SNIFF_BYTES - 1)), 'wim');
@@ -241,7 +249,7 @@ describe('TLS registry with a private CA', { skip: SKIP }, () => {
     assert.ok(!lines.some((l) => l.includes('plain HTTP')), lines.join('\n'));
   });
 
-  test('without the CA file: a tls error that says to give the CA', async () => {
+  it('without the CA file: a tls error that says to give the CA', async () => {
     const { client } = newClient({ retry: { attempts: 1 } });
     await assert.rejects(client.resolve(`${registry.host}/os-images/windows:1`), isRegistryError('tls', /https:\/\/127\.0\.0\.1:\d+.*UNABLE_TO_VERIFY_LEAF_SIGNATURE.*caFile/));
   });
@@ -283,7 +291,7 @@ async function countingProxy(target: string) {
   };
 }
 
-describe('fault: the registry is killed mid-pull and restarted', { skip: SKIP }, () => {
+describe('fault: the registry is killed mid-pull and restarted', () => {
   const SIZE = 64 * 1024 * 1024;
   let registry: TestRegistry;
   let proxy: Awaited<ReturnType<typeof countingProxy>>;
@@ -291,6 +299,7 @@ describe('fault: the registry is killed mid-pull and restarted', { skip: SKIP },
   let pushed: PushedArtifact;
 
   before(async () => {
+    if (SKIP) return;
     work = await mkdtemp(join(tmpdir(), 'oci-it-'));
     registry = await startRegistry();
     const file = join(work, 'big.bin');
@@ -304,7 +313,7 @@ describe('fault: the registry is killed mid-pull and restarted', { skip: SKIP },
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test('the pull resumes with Range, completes with the right digest, and re-fetches almost nothing', async (t) => {
+  it('the pull resumes with Range, completes with the right digest, and re-fetches almost nothing', async (t) => {
     const { client, lines } = newClient({ plainHttp: ['127.0.0.1'], retry: { attempts: 10, baseDelayMs: 200, maxDelayMs: 1000 } });
     const resolved = await client.resolve(`${proxy.host}/fault/big:1`);
     proxy.reset();

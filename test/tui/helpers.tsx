@@ -210,6 +210,8 @@ export interface StepScript {
   holdImage?: boolean;
   /** Every step that ran, in order. */
   ran?: StepName[];
+  /** Cleanups the runner carried out (what partition.service registered with ctx.defer). */
+  cleaned?: string[];
 }
 
 /**
@@ -240,6 +242,7 @@ export function scriptedSteps(script: StepScript): Record<StepName, StepImpl> {
         if (ctx.signal.aborted) throw new Error('tar --extract was cancelled');
       }
       if (step === 'partition.service') {
+        ctx.defer('detach the disk', async () => void script.cleaned?.push('detach the disk'));
         for (const p of ctx.plan.partitions) {
           ctx.state.partitionDevices[p.number] = `${ctx.plan.disk.path}${p.number}`;
           if (p.fsUuid) ctx.state.fsUuids[p.number] = p.fsUuid;
@@ -265,6 +268,7 @@ export function makeSession(opts: { script?: StepScript; auth?: RegistryCredenti
   const power: string[] = [];
   const script = opts.script ?? {};
   script.ran ??= [];
+  script.cleaned ??= [];
   const inspected: string[] = [];
   const session = new ConsoleSession(
     { registry: opts.registry === null ? undefined : (opts.registry ?? 'registry.test:5000'), stopBefore: opts.stopBefore, logDir: false },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RegistryClient, RegistryError } from '../../ops/oci/client.ts';
@@ -46,36 +46,3 @@ test('a CA file that is missing or not PEM is a tls error naming the file', asyn
   }
 });
 
-function nonLoopbackAddress(): string | undefined {
-  return Object.values(networkInterfaces())
-    .flat()
-    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-}
-
-test('a plain-HTTP registry on a non-loopback address is spoken to in HTTPS unless listed', async (t) => {
-  const address = nonLoopbackAddress();
-  if (!address) {
-    process.stderr.write(`SKIPPED ${t.name}: needs a non-loopback IPv4 address on this machine\n`);
-    t.skip('needs a non-loopback IPv4 address on this machine');
-    return;
-  }
-  const server = await serve((_req, res) => {
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}');
-  }, address);
-  try {
-    const refused = new RegistryClient({ retry: { attempts: 1 } });
-    await assert.rejects(refused.listTags(`${server.host}/os/a`), (e: unknown) => {
-      assert.ok(e instanceof RegistryError, String(e));
-      assert.equal(e.code, 'tls');
-      assert.match(e.message, new RegExp(`answered in plain HTTP.*list "${server.host}" in plainHttp`));
-      return true;
-    });
-    assert.equal(server.requests.length, 0, 'no HTTP request reached the server in clear');
-
-    const listed = new RegistryClient({ plainHttp: [server.host] });
-    await assert.rejects(listed.listTags(`${server.host}/os/a`), (e: unknown) => e instanceof RegistryError && e.code === 'not-found');
-    assert.equal(server.requests.length, 1);
-  } finally {
-    await server.close();
-  }
-});

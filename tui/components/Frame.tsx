@@ -1,6 +1,7 @@
-import { Box, Text, useInput, type Key } from 'ink';
+import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
-import { useCallback, useContext, useRef } from 'react';
+import { useContext } from 'react';
+import { useKeys } from '../hooks/useKeys.tsx';
 import { BodyContext, SizeContext, useTheme } from '../context.tsx';
 import { dispatchKey, type Binding } from '../keys.ts';
 import { SCREEN_TITLE, WIZARD_SCREENS, type ScreenId } from '../model/wizard.ts';
@@ -63,11 +64,7 @@ export interface FrameProps {
 export function Frame({ screen, keys, keysActive = true, note, children }: FrameProps) {
   const theme = useTheme();
   const { columns, rows, body } = frameSize(useContext(SizeContext));
-  // Keys arrive between a render and the effect that would re-subscribe a new handler: read the latest bindings.
-  const latest = useRef(keys);
-  latest.current = keys;
-  const onKey = useCallback((input: string, key: Key) => void dispatchKey(latest.current, input, key), []);
-  useInput(onKey, { isActive: keysActive });
+  useKeys((input, key) => void dispatchKey(keys, input, key), { isActive: keysActive });
   return (
     <Box flexDirection="column" width={columns} height={rows}>
       <Header screen={screen} columns={columns} note={note} />

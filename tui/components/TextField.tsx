@@ -1,5 +1,6 @@
-import { Text, useInput, type Key } from 'ink';
-import { useCallback, useRef, useState } from 'react';
+import { Text, type Key } from 'ink';
+import { useKeys } from '../hooks/useKeys.tsx';
+import { useRef, useState } from 'react';
 import { useTheme } from '../context.tsx';
 
 export interface TextFieldProps {
@@ -26,10 +27,8 @@ export function TextField({ value, onChange, focused, width, mask, placeholder }
     st.current = { value, cursor: value.length, seen: value };
   }
   const [, redraw] = useState(0);
-  const props = useRef({ onChange });
-  props.current = { onChange };
 
-  const onKey = useCallback((input: string, key: Key) => {
+  const onKey = (input: string, key: Key) => {
     if (key.return || key.escape || key.tab || key.upArrow || key.downArrow || key.pageUp || key.pageDown) return;
     const s = st.current;
     let { value: v, cursor: c } = s;
@@ -56,11 +55,11 @@ export function TextField({ value, onChange, focused, width, mask, placeholder }
     st.current = { value: v, cursor: c, seen: changed ? v : s.seen };
     if (changed) {
       st.current.seen = v;
-      props.current.onChange(v);
+      onChange(v);
     }
     redraw((n) => n + 1);
-  }, []);
-  useInput(onKey, { isActive: focused });
+  };
+  useKeys(onKey, { isActive: focused });
 
   const { cursor } = st.current;
   const shown = mask ? '*'.repeat(value.length) : value;

@@ -1,5 +1,6 @@
-import { Box, Text, useInput, type Key } from 'ink';
-import { useCallback, useRef, useState } from 'react';
+import { Box, Text } from 'ink';
+import { useState } from 'react';
+import { useKeys } from '../hooks/useKeys.tsx';
 import type { Checked } from '../../ops/console-session.ts';
 import type { Plan } from '../../ops/plan.ts';
 import { FORMATS, type Format } from '../../ops/recipe.ts';
@@ -55,7 +56,7 @@ export function LayoutScreen() {
 
   const rows = draft ? layout.map((p, i) => (i === ri ? draft : p)) : layout;
   const key = JSON.stringify(rows);
-  const check = useAsync<Checked<Plan>>(() => session.check(toRecipe({ ...w.state, layout: rows })!, disk.facts), [key]);
+  const check = useAsync<Checked<Plan>>(() => session.check(toRecipe({ ...w.state, layout: rows })!, disk.facts), [key], { keepPrevious: true });
   const presetFit = useAsync(
     () => Promise.all(presets.map((p) => session.check(toRecipe({ ...w.state, layout: p.parts })!, disk.facts))),
     [disk.facts.path, os],
@@ -239,11 +240,11 @@ function FormatField({ value, focused, onCycle }: { value: Format; focused: bool
 }
 
 function useFormatKeys(active: boolean, onCycle: (dir: 1 | -1) => void) {
-  const latest = useRef(onCycle);
-  latest.current = onCycle;
-  const onKey = useCallback((_input: string, key: Key) => {
-    if (key.leftArrow) latest.current(-1);
-    if (key.rightArrow) latest.current(1);
-  }, []);
-  useInput(onKey, { isActive: active });
+  useKeys(
+    (_input, key) => {
+      if (key.leftArrow) onCycle(-1);
+      if (key.rightArrow) onCycle(1);
+    },
+    { isActive: active },
+  );
 }
