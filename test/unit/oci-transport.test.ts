@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { RegistryClient, RegistryError } from '../../ops/oci/client.ts';
 import { isLoopbackHost, schemePolicy } from '../../ops/oci/transport.ts';
-import { serve } from '../helpers/http-server.ts';
 
 test('loopback hosts: 127.0.0.0/8, ::1, localhost', () => {
   for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) assert.equal(isLoopbackHost(host), true, host);
