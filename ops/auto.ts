@@ -62,6 +62,8 @@ export interface AutoOptions {
   progressEveryMs?: number;
   /** How often to look for the task ISO while waiting. */
   pollMs?: number;
+  /** Mounts the task ISO read-only and returns the unmount; default `mount -o ro -t iso9660` (tests stand in for it). */
+  mount?: (device: string, at: string) => Promise<() => Promise<void>>;
 }
 
 export interface AutoOutcome {
@@ -111,7 +113,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 // --- the task ISO --------------------------------------------------------------------------------------------
 
-interface Task {
+export interface Task {
   recipeText: string;
   /** Shown on the console: where the recipe came from. */
   from: string;
@@ -127,11 +129,13 @@ async function isMountPoint(dir: string): Promise<boolean> {
   return info.split('\n').some((l) => unescapeMountinfo(l.split(' ')[4] ?? '') === dir);
 }
 
-/** `mount -o ro -t iso9660 DEV AT`; returns the unmount. */
-async function mountIso(device: string, at: string): Promise<() => Promise<void>> {
+export const mountCommand = (device: string, at: string) => ['mount', '-o', 'ro', '-t', 'iso9660', device, at];
+
+/** `mount -o ro -t iso9660 DEV AT` (after unmounting a stale mount from an earlier run); returns the unmount. */
+export async function mountIso(device: string, at: string): Promise<() => Promise<void>> {
   await mkdir(at, { recursive: true });
   if (await isMountPoint(at)) await run(['umount', at]);
-  await run(['mount', '-o', 'ro', '-t', 'iso9660', device, at]);
+  await run(mountCommand(device, at));
   return async () => {
     await run(['umount', at]).catch(() => undefined);
   };
@@ -146,8 +150,18 @@ async function readRecipeIn(dir: string, from: string, release: () => Promise<vo
   return { recipeText, from, dir, release };
 }
 
-/** Wait (bounded) for one of `devices` to hold an ISO with recipe.json at its root, and mount it. */
-async function mountTaskIso(devices: readonly string[], at: string, waitSeconds: number, opts: AutoOptions, say: (m: string) => void): Promise<Task> {
+/**
+ * Wait (bounded) for one of `devices` to hold an ISO with recipe.json at its root, and mount it there. Devices are
+ * tried in order; one that mounts without recipe.json (the maintenance ISO) is not tried again; one that fails to
+ * mount (no medium yet) is.
+ */
+export async function mountTaskIso(
+  devices: readonly string[],
+  at: string,
+  waitSeconds: number,
+  opts: Pick<AutoOptions, 'mount' | 'pollMs' | 'signal'>,
+  say: (m: string) => void,
+): Promise<Task> {
   const deadline = Date.now() + waitSeconds * 1000;
   const why = new Map<string, string>();
   const noRecipe = new Set<string>();
@@ -157,7 +171,7 @@ async function mountTaskIso(devices: readonly string[], at: string, waitSeconds:
       if (noRecipe.has(device) || !(await exists(device))) continue;
       let release: () => Promise<void>;
       try {
-        release = await mountIso(device, at);
+        release = await (opts.mount ?? mountIso)(device, at);
       } catch (e) {
         why.set(device, (e as Error).message.split('\n').slice(-1)[0]!.trim());
         continue;
@@ -361,7 +375,6 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
     }
 
     if (failure) printFailure(write, failure, tail, logPath);
-    else write('Install finished.');
 
     let report: PostOutcome | undefined;
     if (webhook) {

@@ -260,8 +260,8 @@ export class ConsoleSession {
 
   // --- the registry -------------------------------------------------------------------------------------
 
-  registry(): { host?: string; authenticated: boolean } {
-    return { host: this.registryHost, authenticated: !!this.credentials };
+  registry(): { host?: string; authenticated: boolean; user?: string } {
+    return { host: this.registryHost, authenticated: !!this.credentials, user: this.credentials?.username };
   }
 
   /** Browse this registry from now on (typed by the technician, or the host of a recipe's image). */

@@ -45,10 +45,9 @@ export function wrap(text: string, w: number, indent = ''): string[] {
       }
       if (!fresh) flush();
       let rest = [...word];
-      const lineRoom = () => Math.max(1, w - width(line));
-      while (rest.length > lineRoom()) {
-        line += rest.slice(0, lineRoom()).join('');
-        rest = rest.slice(lineRoom());
+      for (let room = Math.max(1, w - width(line)); rest.length > room; room = Math.max(1, w - width(line))) {
+        line += rest.slice(0, room).join('');
+        rest = rest.slice(room);
         flush();
       }
       line += rest.join('');

@@ -157,8 +157,9 @@ export function themeFor(kind: ConsoleKind): Theme {
   return THEMES[kind];
 }
 
-/** Every character a frame may contain on this console (printable ASCII plus the console's glyphs). */
+/** Every character a frame may contain on this console: printable ASCII, plus the VT font's glyphs on `linux`. */
 export function allowedCharacters(kind: ConsoleKind): (ch: string) => boolean {
+  if (kind === 'rich') return (ch) => ch === '\n' || ch >= ' ';
   const extra = kind === 'linux' ? new Set(LINUX_VT_GLYPHS) : new Set<string>();
   return (ch) => (ch >= ' ' && ch <= '~') || ch === '\n' || extra.has(ch);
 }

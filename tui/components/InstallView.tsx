@@ -4,7 +4,7 @@ import { formatBytes } from '../../ops/sizes.ts';
 import { useBody, useTheme } from '../context.tsx';
 import type { InstallModel, StepView } from '../model/install.ts';
 import type { Theme } from '../theme.ts';
-import { fit, formatDuration, padEnd, wrapMax } from '../text.ts';
+import { fit, formatDuration, padEnd, wrap, wrapMax } from '../text.ts';
 import { ProgressBar } from './ProgressBar.tsx';
 
 function stepGlyph(s: StepView, theme: Theme, spin: string): string {
@@ -64,16 +64,19 @@ export function InstallView({ model, spin, tick, headline, reserve = 0 }: { mode
   const p = model.progress && model.progress.step === model.current ? model.progress : undefined;
   const pct = p?.total ? Math.floor((100 * Math.min(p.bytes, p.total)) / p.total) : undefined;
   const command = model.command ? wrapMax(`$ ${model.command}`, width, 2, ell, '    ') : [];
-  const fixed = 1 + model.steps.length + 1 + (model.current ? 2 : 0) + command.length + 1 + reserve;
+  const head = wrapMax(headline, width - elapsed.length - 1, 2, ell);
+  const fixed = head.length + model.steps.length + 1 + (model.current ? 2 : 0) + command.length + 1 + reserve;
   const tailRoom = Math.max(0, height - fixed);
-  const tail = model.lines.slice(-tailRoom);
+  const tail = tailRoom ? model.lines.slice(-tailRoom).flatMap((l) => wrap(l, width, '    ')).slice(-tailRoom) : [];
   const barWidth = Math.max(10, width - 8);
   return (
     <Box flexDirection="column">
-      <Box height={1}>
-        <Text bold>{padEnd(headline, width - elapsed.length - 1, ell)}</Text>
-        <Text color={theme.colour.muted}>{` ${elapsed}`}</Text>
-      </Box>
+      {head.map((l, i) => (
+        <Box key={`h${i}`} height={1}>
+          <Text bold>{padEnd(l, width - elapsed.length - 1, ell)}</Text>
+          <Text color={theme.colour.muted}>{i === 0 ? ` ${elapsed}` : ''}</Text>
+        </Box>
+      ))}
       <StepList model={model} spin={spin} width={width} />
       <Text> </Text>
       {model.current ? (

@@ -5,7 +5,7 @@ import { Frame } from '../components/Frame.tsx';
 import { useBody, useTheme } from '../context.tsx';
 import { useConfirm } from '../hooks/useConfirm.ts';
 import type { Binding } from '../keys.ts';
-import { fit, wrapMax } from '../text.ts';
+import { fit, wrap, wrapMax } from '../text.ts';
 import { useWizard } from '../wizard-context.tsx';
 import { Prompt } from './common.tsx';
 
@@ -18,13 +18,17 @@ function Body({ tail }: { tail: string[] }) {
   const step = f ? model.steps.find((s) => s.step === f.step) : undefined;
   const message = wrapMax(f?.message ?? model.result?.message ?? 'the install did not finish', width - 7, 5, theme.glyphs.ellipsis);
   const hint = f?.hint ? wrapMax(f.hint, width - 12, 2, theme.glyphs.ellipsis) : [];
-  const used = 2 + message.length + hint.length + 2 + 1;
-  const logLines = tail.slice(-Math.max(0, height - used - 1));
+  const title = wrapMax(`${theme.glyphs.failed} The install failed at ${f?.step ?? model.result?.failedStep ?? '?'}${step ? ` (${step.title})` : ''}.`, width, 2, theme.glyphs.ellipsis, '  ');
+  const used = title.length + 1 + message.length + hint.length + 2 + 1;
+  const room = Math.max(0, height - used - 1);
+  const logLines = room ? tail.slice(-room).flatMap((l) => wrap(l, width, '    ')).slice(-room) : [];
   return (
     <Box flexDirection="column">
-      <Text bold color={theme.colour.bad}>
-        {fit(`${theme.glyphs.failed} The install failed at ${f?.step ?? model.result?.failedStep ?? '?'}${step ? `: ${step.title}` : ''}`, width, theme.glyphs.ellipsis)}
-      </Text>
+      {title.map((l, i) => (
+        <Text key={`t${i}`} bold color={theme.colour.bad}>
+          {l}
+        </Text>
+      ))}
       <Text> </Text>
       {message.map((l, i) => (
         <Text key={`m${i}`}>

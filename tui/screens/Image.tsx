@@ -17,6 +17,14 @@ import { Prompt, quitKeys } from './common.tsx';
 
 type Mode = 'repos' | 'tags' | 'type' | 'host' | 'login';
 
+/** `host/repo:tag` on this registry -> its repository and tag. */
+function chosenOn(reference: string | undefined, host: string | undefined): { repo: string; tag: string } | undefined {
+  if (!reference || !host || !reference.startsWith(`${host}/`)) return undefined;
+  const m = /^([^@]+):([^:/@]+)$/.exec(reference.slice(host.length + 1));
+  return m ? { repo: m[1]!, tag: m[2]! } : undefined;
+}
+
+const errorOf = (s: AsyncState<unknown>) => (s.status === 'error' ? s.error : undefined);
 const isAuth = (s: AsyncState<unknown>) => s.status === 'error' && s.error.name === 'RegistryAuthRequired';
 
 export const kindOf = (i: ImageInfo) =>
@@ -59,11 +67,13 @@ export function ImageScreen() {
   const spin = useSpinner(true);
   const [gen, setGen] = useState(0);
   const host = session.registry().host;
-  const [mode, setMode] = useState<Mode>(host ? 'repos' : 'type');
+  // Coming back: open at the chosen image's tag on this registry.
+  const chosen = chosenOn(w.state.image?.reference, host);
+  const [mode, setMode] = useState<Mode>(host ? (chosen ? 'tags' : 'repos') : 'type');
   const [before, setBefore] = useState<Mode>('repos');
-  const [repo, setRepo] = useState<string>();
+  const [repo, setRepo] = useState<string | undefined>(chosen?.repo);
   const [ri, setRi] = useState(0);
-  const [ti, setTi] = useState(0);
+  const [pickedTag, setTi] = useState<number | undefined>();
   const [typed, setTyped] = useState(w.state.image?.reference ?? '');
   const [submitted, setSubmitted] = useState<string>();
   const [hostText, setHostText] = useState(host ?? '');
@@ -75,6 +85,7 @@ export function ImageScreen() {
   const repos = useAsync(() => (host ? session.repositories() : Promise.resolve([] as string[])), [host, gen]);
   const tags = useAsync(() => (repo ? session.tags(repo) : Promise.resolve([] as string[])), [repo, gen]);
   const tagList = tags.status === 'ok' ? tags.value : [];
+  const ti = pickedTag ?? Math.max(0, chosen && repo === chosen.repo ? tagList.indexOf(chosen.tag) : 0);
   const repoList = repos.status === 'ok' ? repos.value : [];
   const shownMode = mode === 'login' ? before : mode;
   const target = shownMode === 'tags' && repo && tagList[ti] ? `${repo}:${tagList[ti]}` : shownMode === 'type' ? submitted : undefined;
@@ -83,11 +94,14 @@ export function ImageScreen() {
   useEffect(() => {
     if (mode !== 'login' && (isAuth(repos) || isAuth(tags) || isAuth(info))) {
       setBefore(mode);
-      setUser(session.registry().authenticated ? user : '');
+      setLoginField(user ? 1 : 0);
+      setPass('');
+      setMessage(session.registry().authenticated ? 'The registry refused these credentials.' : undefined);
       setMode('login');
     }
+    // Each failure is a new Error: a second refusal (a wrong password) asks again.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [repos.status, tags.status, info.status]);
+  }, [errorOf(repos), errorOf(tags), errorOf(info)]);
 
   const choose = () => {
     if (info.status !== 'ok' || !info.value) return setMessage('wait for the image facts, or pick another');
@@ -99,12 +113,12 @@ export function ImageScreen() {
     const how = movement(input, key) ?? 'down';
     setMessage(undefined);
     if (mode === 'repos') setRi((i) => moveIndex(repoList.length, i, how));
-    else setTi((i) => moveIndex(tagList.length, i, how));
+    else setTi(moveIndex(tagList.length, ti, how));
   };
   const common: Binding[] = [
     { key: 'type', label: 'type a ref', run: () => setMode('type') },
     { key: 'host', label: 'registry', run: () => setMode('host') },
-    { key: 'credentials', label: 'login', run: () => (setBefore(mode), setMode('login')) },
+    { key: 'credentials', label: 'login', run: () => (setBefore(mode), setLoginField(user ? 1 : 0), setMode('login')) },
     { key: 'refresh', label: 'refresh', hidden: true, run: () => setGen((g) => g + 1) },
   ];
   let keys: Binding[];
@@ -119,7 +133,7 @@ export function ImageScreen() {
         run: () => {
           if (!repoList[ri]) return;
           setRepo(repoList[ri]);
-          setTi(0);
+          setTi(undefined);
           setMode('tags');
         },
       },
@@ -179,6 +193,7 @@ export function ImageScreen() {
           if (loginField === 0 && !pass) return setLoginField(1);
           session.setCredentials(user ? { username: user, password: pass } : undefined);
           setPass('');
+          setMessage(undefined);
           setGen((g) => g + 1);
           setMode(before === 'login' ? 'repos' : before);
         },
@@ -189,7 +204,7 @@ export function ImageScreen() {
   }
 
   const listHeight = Math.max(3, Math.min(8, height - 12));
-  const who = session.registry().authenticated ? ' (logged in)' : '';
+  const who = session.registry().user ? ` (as ${session.registry().user})` : '';
   const head = host ? `Registry ${host}${who}` : 'No registry set: type a full image reference, or press Esc then h';
   return (
     <Frame screen="image" keys={keys}>

@@ -68,7 +68,7 @@ export function ReviewScreen() {
     : [
         { key: 'move', label: 'scroll', run: scroll },
         { key: 'page', label: 'page', run: scroll },
-        { key: 'enter', label: 'erase and install', run: () => void start() },
+        ...(ok ? [{ key: 'enter' as const, label: 'erase and install', run: () => void start() }] : []),
         { key: 'back', label: 'back', run: w.back },
         ...quitKeys(confirm, w, false),
       ];

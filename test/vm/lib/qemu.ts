@@ -55,6 +55,8 @@ export interface VmOptions {
   onLine?: (line: string) => void;
   /** Appended verbatim to the qemu command line. */
   extraArgs?: string[];
+  /** Default tcg: KVM does not work on the development/CI machines (MACHINE-NOTES); see kvmWorks(). */
+  accel?: 'tcg' | 'kvm';
 }
 
 export interface VmResult {
@@ -105,7 +107,7 @@ const optPath = (path: string) => path.replaceAll(',', ',,');
 function qemuArgs(o: VmOptions, monitorSocket: string): string[] {
   const args = [
     '-name', o.name,
-    '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max',
+    '-machine', 'q35', '-accel', o.accel ?? 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : 'max',
     '-m', String(o.memoryMiB ?? 1536), '-smp', String(o.cpus ?? 2),
     '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
     '-drive', `if=pflash,format=raw,unit=1,file=${optPath(o.ovmfVars)}`,
@@ -249,4 +251,35 @@ export function startVm(opts: VmOptions): Vm {
 
 export function runVm(opts: VmOptions): Promise<VmResult> {
   return startVm(opts).done;
+}
+
+/**
+ * Whether KVM really runs a guest here: /dev/kvm can exist while guests hang without a word (MACHINE-NOTES). Boots
+ * `kernel` with no root and panic=1 under KVM: a working KVM prints the banner and panics (qemu exits) within
+ * seconds; a broken one prints nothing until the timeout.
+ */
+export async function kvmWorks(kernel: string, timeoutMs = 20_000): Promise<{ ok: boolean; why: string }> {
+  const { access, constants } = await import('node:fs/promises');
+  const usable = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false);
+  if (!usable) return { ok: false, why: '/dev/kvm is missing or not writable' };
+  return new Promise((resolve) => {
+    const child = spawn(QEMU, [
+      '-machine', 'q35', '-accel', 'kvm', '-cpu', 'host', '-m', '256', '-display', 'none', '-serial', 'stdio',
+      '-no-reboot', '-nic', 'none', '-kernel', kernel, '-append', 'console=ttyS0 panic=1',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve({ ok: false, why: e.message });
+    });
+    child.once('close', () => {
+      clearTimeout(timer);
+      if (out.includes('Linux version')) resolve({ ok: true, why: 'a test kernel booted under KVM' });
+      else resolve({ ok: false, why: `a test kernel printed nothing under KVM within ${timeoutMs / 1000} s${err.trim() ? ` (${err.trim().split('\n').at(-1)})` : ''}` });
+    });
+  });
 }

@@ -1,0 +1,305 @@
+/**
+ * The product's proof: a maintenance VM (OVMF + the installer's units) installs the Debian fixture from a real OCI
+ * registry onto a blank virtual disk in auto mode, reports to the webhook and powers off; the installed disk then
+ * boots alone under OVMF (with the NVRAM entry the install wrote, and by the removable-media fallback) and
+ * cloud-init applies the recipe's user-data. Plus the failure path: a missing image tag is reported as
+ * `image-linux.service`, summarised on the console, and the machine stays up.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { ReceivedRequest } from './lib/webhook-receiver.ts';
+import { missingPrerequisite } from '../helpers/env.ts';
+import { progress } from './lib/log.ts';
+import { freshOvmfVars, OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, runVm, startVm, type VmOptions, type VmResult } from './lib/qemu.ts';
+import {
+  autoKernelArgs,
+  blankDisk,
+  buildBundle,
+  buildCaches,
+  copyDisk,
+  copyOutOfImage,
+  copyVars,
+  FIRSTBOOT_MARKER,
+  IMAGE_TAG,
+  linuxRecipe,
+  makeInstallerDisk,
+  makeJobIso,
+  newWebhookSecret,
+  Phases,
+  RECIPE_KERNEL_ARGS,
+  serialClock,
+  startServices,
+  TARGET_HOSTNAME,
+  targetBootVmOptions,
+  USER_DATA,
+  varsHaveEntry,
+  installVmOptions,
+  type Services,
+} from './lib/scenario.ts';
+
+const TOOLS = [QEMU, 'debootstrap', 'xorriso', 'mkfs.ext4', 'debugfs', 'zstd', 'docker-registry', 'skopeo'];
+
+function whySkip(): string | undefined {
+  for (const file of [OVMF_CODE, OVMF_VARS_TEMPLATE]) if (!existsSync(file)) return `${file} missing: apt-get install ovmf`;
+  return missingPrerequisite(TOOLS);
+}
+const skip = whySkip();
+if (skip) process.stderr.write(`\n*** SKIPPING the install-and-boot VM test: ${skip} ***\n\n`);
+
+const SERIAL_OK = 'VMTEST-0001';
+const SERIAL_FAIL = 'VMTEST-0002';
+const MISSING_TAG = 'no-such-tag';
+const ISO_8601 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The kernel's last words on a clean power-off (as opposed to a reboot or a panic, which -no-reboot also ends). */
+const POWER_DOWN = /reboot: Power down/;
+
+/** Runs a VM; on any failure in `check` prints the serial tail and where the files are, then rethrows. */
+async function withSerialTail<T>(what: string, where: string, run: () => Promise<VmResult>, check: (r: VmResult) => Promise<T> | T): Promise<T> {
+  let result: VmResult | undefined;
+  try {
+    result = await run();
+    return await check(result);
+  } catch (e) {
+    process.stderr.write(`\n--- ${what}: serial tail (full log and disks in ${where}) ---\n${result?.serialTail(150) ?? '(no VM result)'}\n---\n`);
+    throw e;
+  }
+}
+
+function assertWebhook(r: ReceivedRequest, serial: string, secret: string) {
+  assert.equal(r.method, 'POST');
+  assert.equal(r.path, `/api/v1/status-webhook/${serial}`);
+  assert.equal(r.headers['x-webhook-secret'], secret, 'X-Webhook-Secret from the task ISO');
+  assert.match(String(r.headers['content-type']), /^application\/json/);
+  assert.equal(r.status, 200);
+  const body = r.body as Record<string, unknown>;
+  assert.ok(body && typeof body === 'object', `JSON body: ${r.text}`);
+  assert.match(String(body.delivery_id), UUID, 'delivery_id');
+  assert.equal(body.task_target, 'install-linux.target');
+  assert.match(String(body.started_at), ISO_8601, 'started_at');
+  assert.match(String(body.finished_at), ISO_8601, 'finished_at');
+  assert.ok(Date.parse(String(body.started_at)) <= Date.parse(String(body.finished_at)), 'started_at <= finished_at');
+  assert.equal(typeof body.dispatcher_version, 'string');
+  // Never a secret or user-data in the payload.
+  assert.ok(!r.text.includes(secret), 'the secret is not in the body');
+  for (const leak of ['cloud-config', 'SHOAL-FIRSTBOOT', 'user_data', 'runcmd']) assert.ok(!r.text.includes(leak), `no user-data in the body (${leak})`);
+  return body;
+}
+
+/** The first and last MiB of a disk image are still zero: nothing was written to it. */
+async function untouched(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.alloc(2 ** 20);
+    for (const at of [0, size - buf.length]) {
+      await fh.read(buf, 0, buf.length, at);
+      if (buf.some((b) => b !== 0)) return false;
+    }
+    return true;
+  } finally {
+    await fh.close();
+  }
+}
+
+test('install and boot: auto mode installs Debian from an OCI registry, the disk boots under OVMF and cloud-init runs', { skip, timeout: 75 * 60_000 }, async (t) => {
+  const phases = new Phases();
+  const work = await mkdtemp(join(tmpdir(), 'shoal-install-boot-'));
+  progress(`work directory: ${work}`);
+  let services: Services | undefined;
+  let keepWork = false;
+  t.after(async () => {
+    await services?.stop();
+    progress(`phase durations:\n${phases.table()}`);
+    if (keepWork) progress(`kept ${work} for inspection`);
+    else await rm(work, { recursive: true, force: true });
+  });
+
+  const { fixture, maintBase } = await phases.run('caches (fixture rootfs, maintenance root)', buildCaches);
+  const bundle = await phases.run('bundle (scripts/build.mjs)', buildBundle);
+  const svc = (services = await phases.run('registry + push fixture', () => startServices(fixture)));
+  progress(`registry ${svc.registry.url}, image ${svc.imageRef()} (${svc.pushed.size >> 20} MiB), webhook ${svc.receiver.url}`);
+  const disk = await phases.run('maintenance disk (mkfs.ext4 -d)', () => makeInstallerDisk(maintBase, bundle, join(work, 'maint.img')));
+  // The failure run gets a pristine copy: the install run writes logs and a journal to its root.
+  const failDisk = await phases.run('second maintenance disk (sparse copy)', () => copyDisk(disk, join(work, 'maint-fail.img')));
+
+  const target = await blankDisk(join(work, 'target.img'));
+  const vars = await freshOvmfVars(work, 'vars-install.fd');
+  const secret = newWebhookSecret();
+  let installed = false;
+  let firstBooted = false;
+
+  await t.test('auto mode installs onto the blank disk, reports success to the webhook and powers off', async () => {
+    const iso = await makeJobIso(linuxRecipe(svc.imageRef()), secret, join(work, 'task-ok.iso'));
+    const clock = serialClock({
+      'installer started': /shoal-install auto \d{4}-/,
+      'partition.service': /==> partition\.service/,
+      'image-linux.service': /==> image-linux\.service/,
+      'config-drive.service': /==> config-drive\.service/,
+      'bootloader-linux.service': /==> bootloader-linux\.service/,
+      'install finished': /Install finished: powering off/,
+      'power down': POWER_DOWN,
+    });
+    const options: VmOptions = installVmOptions({
+      name: 'install',
+      disk,
+      target,
+      iso,
+      ovmfVars: vars,
+      kernelArgs: autoKernelArgs(svc.receiver.guestUrl, svc.registryGuestHost),
+      serial: SERIAL_OK,
+      serialLog: join(work, 'serial-install.log'),
+      timeoutMs: 20 * 60_000,
+    });
+    await withSerialTail('install VM', work, () => phases.run('VM 1: install (maintenance VM, auto mode)', () => runVm({ ...options, onLine: (l) => (clock.onLine(l), progress(`install| ${l}`)) })), async (r) => {
+      progress(`install VM: ${clock.describe()}`);
+      const serial = r.serial;
+      assert.equal(r.timedOut, false, 'the install VM timed out');
+      assert.ok(r.poweredOff, `qemu exited on its own (exit ${r.exitCode}, stderr: ${r.qemuStderr.trim()})`);
+      assert.doesNotMatch(serial, /INSTALL FAILED/);
+      for (const step of ['partition', 'image-linux', 'config-drive', 'bootloader-linux']) assert.match(serial, new RegExp(`<== ${step}\\.service done in`), `${step}.service finished`);
+      assert.match(serial, /machine serial: VMTEST-0001/, 'serial from DMI');
+      assert.match(serial, /^Install finished: powering off \(shoal\.poweroff\)\.$/m);
+      assert.match(serial, POWER_DOWN, 'the guest powered off (kernel: reboot: Power down)');
+      assert.ok(!serial.includes(secret), 'the webhook secret never reaches the console');
+      assert.ok(!serial.includes('SHOAL-FIRSTBOOT'), 'user-data never reaches the console');
+
+      const posted = await svc.receiver.waitFor((q) => q.path.endsWith(`/${SERIAL_OK}`), 1000);
+      const body = assertWebhook(posted, SERIAL_OK, secret);
+      assert.equal(body.status, 'success');
+      assert.equal(body.failed_step, undefined);
+      assert.equal(svc.receiver.requests.filter((q) => q.path.endsWith(`/${SERIAL_OK}`)).length, 1, 'one report');
+
+      assert.ok(await varsHaveEntry(vars, 'debian'), 'efibootmgr wrote a "debian" Boot#### entry into the NVRAM (VARS file)');
+
+      // The JSON-lines log, read from the maintenance disk without mounting it.
+      const logs = await copyOutOfImage(disk.image, '/var/log/shoal-install', join(work, 'install-logs'));
+      assert.ok(logs, 'the installer wrote /var/log/shoal-install');
+      const files = (await readdir(logs)).filter((f) => f.endsWith('.jsonl'));
+      assert.equal(files.length, 1, `one JSON-lines log: ${files.join(', ')}`);
+      const text = await readFile(join(logs, files[0]!), 'utf8');
+      const events = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string; result?: { ok: boolean } });
+      assert.deepEqual(events.filter((e) => e.type === 'step-end').map((e) => e.step), ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service']);
+      assert.equal(events.findLast((e) => e.type === 'result')?.result?.ok, true);
+      assert.ok(!text.includes(secret) && !text.includes('SHOAL-FIRSTBOOT'), 'no secret, no user-data in the JSON log');
+      installed = true;
+    });
+  });
+
+  // Kept before the first boot changes it (BootOrder, BootCurrent): the fallback run starts from a fresh store anyway.
+  await t.test('the installed disk boots alone under OVMF with the NVRAM entry the install wrote; cloud-init applies the user-data', { skip: !installed && 'the install failed' }, async () => {
+    const clock = serialClock({ firmware: /BdsDxe/, grub: /Welcome to GRUB|GNU GRUB/, kernel: /Linux version/, 'cloud-init': /Cloud-init v\. .* running 'init'/, marker: new RegExp(FIRSTBOOT_MARKER), 'power down': POWER_DOWN });
+    const options = targetBootVmOptions({ name: 'firstboot', target, ovmfVars: vars, serialLog: join(work, 'serial-firstboot.log'), timeoutMs: 15 * 60_000, serial: SERIAL_OK });
+    await withSerialTail('first boot of the installed disk', work, () => phases.run('VM 2: first boot (same VARS, NVRAM entry)', () => runVm({ ...options, onLine: (l) => (clock.onLine(l), progress(`firstboot| ${l}`)) })), (r) => {
+      progress(`first boot: ${clock.describe()}`);
+      const serial = r.serial;
+      assert.equal(r.timedOut, false, 'the first boot timed out');
+      assert.match(serial, /BdsDxe: (loading|starting) Boot[0-9A-F]{4} "debian"/, 'the firmware took the "debian" entry the install wrote');
+      assert.match(serial, /Welcome to GRUB|GNU GRUB|Booting `Debian GNU\/Linux'/, 'GRUB ran');
+      assert.match(serial, /Linux version \d/, 'the kernel started');
+      const cmdline = /Kernel command line: (.*)$/m.exec(serial)?.[1] ?? '';
+      assert.match(cmdline, /\broot=UUID=[0-9a-f-]{36}\b/, `root by UUID: ${cmdline}`);
+      assert.ok(cmdline.split(/\s+/).includes(RECIPE_KERNEL_ARGS), `the recipe's kernel_args: ${cmdline}`);
+      assert.match(cmdline, /\bconsole=ttyS0,115200\b/);
+      assert.ok(serial.includes(FIRSTBOOT_MARKER), `cloud-init ran the user-data: ${FIRSTBOOT_MARKER}`);
+      assert.ok(r.poweredOff, `the guest powered off by itself (cloud-init power_state), exit ${r.exitCode}`);
+      assert.match(serial, POWER_DOWN);
+      firstBooted = true;
+    });
+  });
+
+  await t.test('with a fresh NVRAM the firmware falls back to \\EFI\\BOOT\\BOOTX64.EFI and the system comes up', { skip: !firstBooted && 'the first boot failed' }, async () => {
+    const fresh = await freshOvmfVars(work, 'vars-fresh.fd');
+    const loginPrompt = new RegExp(`^${TARGET_HOSTNAME} login:`, 'm');
+    const options = targetBootVmOptions({ name: 'fallback', target, ovmfVars: fresh, serialLog: join(work, 'serial-fallback.log'), timeoutMs: 10 * 60_000 });
+    await withSerialTail('fallback boot of the installed disk', work, () => phases.run('VM 3: boot with a fresh VARS (removable path)', () => runVm({ ...options, expect: (s) => loginPrompt.test(s), stopOnExpect: true })), (r) => {
+      const serial = r.serial;
+      assert.equal(r.timedOut, false, 'the fallback boot timed out');
+      assert.ok(r.matched, 'reached the login prompt');
+      assert.doesNotMatch(serial, /BdsDxe: (loading|starting) Boot[0-9A-F]{4} "debian"/, 'no "debian" entry in a fresh NVRAM');
+      assert.match(serial, /BdsDxe: (loading|starting) Boot[0-9A-F]{4} "UEFI .*"/, 'booted by the firmware\'s own removable-media entry');
+      assert.match(serial, /Linux version \d/);
+      const cmdline = /Kernel command line: (.*)$/m.exec(serial)?.[1] ?? '';
+      assert.match(cmdline, /\broot=UUID=[0-9a-f-]{36}\b/);
+      assert.ok(cmdline.split(/\s+/).includes(RECIPE_KERNEL_ARGS));
+      assert.match(serial, loginPrompt, `the host name cloud-init set persists: ${TARGET_HOSTNAME}`);
+      assert.ok(!serial.includes(FIRSTBOOT_MARKER), 'cloud-init runs the per-instance user-data only once');
+    });
+  });
+
+  await t.test('a missing image tag: webhook `failed` at image-linux.service, a console summary, the machine stays up', async () => {
+    const failTarget = await blankDisk(join(work, 'target-fail.img'));
+    const iso = await makeJobIso(linuxRecipe(svc.imageRef(MISSING_TAG)), secret, join(work, 'task-fail.iso'));
+    const SUMMARY_END = 'This machine stays up for inspection';
+    let summaryAt: number | undefined;
+    const vm = startVm({
+      ...installVmOptions({
+        name: 'fail',
+        disk: failDisk,
+        target: failTarget,
+        iso,
+        ovmfVars: await freshOvmfVars(work, 'vars-fail.fd'),
+        kernelArgs: autoKernelArgs(svc.receiver.guestUrl, svc.registryGuestHost),
+        serial: SERIAL_FAIL,
+        serialLog: join(work, 'serial-fail.log'),
+        timeoutMs: 12 * 60_000,
+      }),
+      onLine: (l) => {
+        progress(`fail| ${l}`);
+        if (summaryAt === undefined && l.includes(SUMMARY_END)) summaryAt = Date.now();
+      },
+    });
+    await withSerialTail(
+      'failing install VM',
+      work,
+      () =>
+        phases.run('VM 4: failing install (missing tag)', async () => {
+          // Once the summary is out, the guest must still be running 15 s later: it stays up for a technician.
+          const settled = await Promise.race([vm.done.then(() => 'exited' as const), new Promise<'summary'>((res) => {
+            const poll = setInterval(() => {
+              if (summaryAt !== undefined && Date.now() - summaryAt > 15_000) {
+                clearInterval(poll);
+                res('summary');
+              }
+            }, 250);
+            void vm.done.finally(() => clearInterval(poll));
+          })]);
+          if (settled === 'summary') vm.stop();
+          return vm.done;
+        }),
+      async (r) => {
+        const serial = r.serial;
+        assert.equal(r.timedOut, false, 'no failure summary before the timeout');
+        assert.ok(summaryAt !== undefined, 'the failure summary appeared');
+        assert.ok(r.stopped && !r.poweredOff, 'the machine stayed up after the failure (the harness had to stop it)');
+        assert.doesNotMatch(serial, POWER_DOWN);
+        assert.match(serial, /^={72}$/m, 'the summary is framed');
+        assert.match(serial, /^INSTALL FAILED at image-linux\.service$/m);
+        const summary = serial.slice(serial.indexOf('INSTALL FAILED at'));
+        assert.match(summary, new RegExp(`${MISSING_TAG}`), `the summary names the missing tag:\n${summary}`);
+        assert.match(summary, /what to do: /);
+        assert.match(summary, /^Last \d+ log lines:$/m);
+        assert.match(summary, /^Full log: \/var\/log\/shoal-install\/install-.*\.jsonl$/m);
+        assert.match(summary, /journalctl -b -u shoal-install-auto\.service/);
+        assert.match(summary, new RegExp(`^${SUMMARY_END}`, 'm'));
+        assert.doesNotMatch(summary, /The controller was NOT told/);
+        assert.ok(!serial.includes(secret), 'the webhook secret never reaches the console');
+
+        const posted = await svc.receiver.waitFor((q) => q.path.endsWith(`/${SERIAL_FAIL}`), 1000);
+        const body = assertWebhook(posted, SERIAL_FAIL, secret);
+        assert.equal(body.status, 'failed');
+        assert.equal(body.failed_step, 'image-linux.service');
+        assert.ok(await untouched(failTarget), 'the preflight failed before anything was written to the target');
+      },
+    );
+  });
+
+  keepWork = process.env.SHOAL_KEEP_VM_WORK === '1' || !installed;
+  progress(`phase durations:\n${phases.table()}`);
+});
+
+export { IMAGE_TAG, USER_DATA };
