@@ -125,7 +125,7 @@ async function installCommand(values: Values): Promise<number> {
   return result.ok ? EXIT.ok : EXIT.failed;
 }
 
-/** Unattended install at boot (docs/auto-mode.md); ops/auto.ts reports every failure itself, so its exit code is final. */
+/** Unattended install at boot (README: Auto mode); ops/auto.ts reports every failure itself, so its exit code is final. */
 async function autoCommand(values: Values): Promise<number> {
   const aborting = abortOnSignals();
   try {

@@ -21,7 +21,7 @@ async function benchRootfs(): Promise<string> {
   const tree = await mkdtemp(join(tmpdir(), 'bench-tree-'));
   await makeRootfsTree(tree, Math.floor((UNPACKED_MB / 3) * 1024 * 1024));
   const textMb = UNPACKED_MB - UNPACKED_MB / 3;
-  sh(`cd ${tree}/usr/lib && mkdir -p text && cd text && for d in $(seq 1 ${Math.ceil(textMb / 4)}); do mkdir d$d; for f in $(seq 1 64); do base64 -w 76 /dev/urandom | head -c 65536 | tr 'A-M' 'a-m' > d$d/f$f.txt; done; done`);
+  sh(`cd ${tree}/usr/lib && mkdir -p text && cd text && for d in $(seq 1 ${Math.ceil(textMb / 4)}); do mkdir d$d; for f in $(seq 1 64); do head -c 49152 /dev/urandom | base64 -w 76 | tr 'A-M' 'a-m' > d$d/f$f.txt; done; done`);
   packRootfs(tree, `${out}.tmp`, 'zstd');
   sh(`mv ${out}.tmp ${out}`);
   await rm(tree, { recursive: true, force: true });

@@ -22,9 +22,7 @@ import {
   buildCaches,
   copyDisk,
   copyOutOfImage,
-  copyVars,
   FIRSTBOOT_MARKER,
-  IMAGE_TAG,
   linuxRecipe,
   makeInstallerDisk,
   makeJobIso,
@@ -35,7 +33,6 @@ import {
   startServices,
   TARGET_HOSTNAME,
   targetBootVmOptions,
-  USER_DATA,
   varsHaveEntry,
   installVmOptions,
   type Services,
@@ -58,6 +55,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The kernel's last words on a clean power-off (as opposed to a reboot or a panic, which -no-reboot also ends). */
 const POWER_DOWN = /reboot: Power down/;
 
+let vmFailures = 0;
+
 /** Runs a VM; on any failure in `check` prints the serial tail and where the files are, then rethrows. */
 async function withSerialTail<T>(what: string, where: string, run: () => Promise<VmResult>, check: (r: VmResult) => Promise<T> | T): Promise<T> {
   let result: VmResult | undefined;
@@ -65,6 +64,7 @@ async function withSerialTail<T>(what: string, where: string, run: () => Promise
     result = await run();
     return await check(result);
   } catch (e) {
+    vmFailures++;
     process.stderr.write(`\n--- ${what}: serial tail (full log and disks in ${where}) ---\n${result?.serialTail(150) ?? '(no VM result)'}\n---\n`);
     throw e;
   }
@@ -111,11 +111,10 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
   const work = await mkdtemp(join(tmpdir(), 'shoal-install-boot-'));
   progress(`work directory: ${work}`);
   let services: Services | undefined;
-  let keepWork = false;
   t.after(async () => {
     await services?.stop();
     progress(`phase durations:\n${phases.table()}`);
-    if (keepWork) progress(`kept ${work} for inspection`);
+    if (vmFailures > 0 || process.env.SHOAL_KEEP_VM_WORK === '1') progress(`kept ${work} (serial logs, disks, VARS) for inspection`);
     else await rm(work, { recursive: true, force: true });
   });
 
@@ -190,7 +189,6 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
     });
   });
 
-  // Kept before the first boot changes it (BootOrder, BootCurrent): the fallback run starts from a fresh store anyway.
   await t.test('the installed disk boots alone under OVMF with the NVRAM entry the install wrote; cloud-init applies the user-data', { skip: !installed && 'the install failed' }, async () => {
     const clock = serialClock({ firmware: /BdsDxe/, grub: /Welcome to GRUB|GNU GRUB/, kernel: /Linux version/, 'cloud-init': /Cloud-init v\. .* running 'init'/, marker: new RegExp(FIRSTBOOT_MARKER), 'power down': POWER_DOWN });
     const options = targetBootVmOptions({ name: 'firstboot', target, ovmfVars: vars, serialLog: join(work, 'serial-firstboot.log'), timeoutMs: 15 * 60_000, serial: SERIAL_OK });
@@ -298,8 +296,4 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
     );
   });
 
-  keepWork = process.env.SHOAL_KEEP_VM_WORK === '1' || !installed;
-  progress(`phase durations:\n${phases.table()}`);
 });
-
-export { IMAGE_TAG, USER_DATA };
