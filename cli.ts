@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { runAuto } from './ops/auto.ts';
+import { runAuto, systemPower, type PowerAction } from './ops/auto.ts';
 import { DiskError } from './ops/disks.ts';
 import type { EventSink, InstallResult } from './ops/events.ts';
 import { defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
@@ -18,7 +18,7 @@ const USAGE = `shoal-install: install Linux or Windows onto this machine's disk 
 
 Usage:
   shoal-install [--recipe FILE] [--disk FILE] [--registry HOST[:PORT]] [--plain-http HOST[:PORT]] [--stop-before STEP]
-                       the console installer (needs a terminal); with --recipe it opens at Review
+                [--log FILE]   the console installer (needs a terminal); with --recipe it opens at Review
   shoal-install watch [--log FILE]
                        show an install that auto mode runs, read-only (default: the newest log)
   shoal-install plan --recipe FILE [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP] [--json]
@@ -129,7 +129,12 @@ async function installCommand(values: Values): Promise<number> {
 async function autoCommand(values: Values): Promise<number> {
   const aborting = abortOnSignals();
   try {
-    return (await runAuto({ cmdlineFile: values.cmdline, taskDir: values['task-dir'], logPath: values.log, signal: aborting.signal })).exitCode;
+    // Once the install is over, the shutdown it asks for sends SIGTERM: that is not an interrupted install.
+    const power = (action: PowerAction) => {
+      aborting.dispose();
+      return systemPower(action);
+    };
+    return (await runAuto({ cmdlineFile: values.cmdline, taskDir: values['task-dir'], logPath: values.log, signal: aborting.signal, power })).exitCode;
   } finally {
     aborting.dispose();
   }
@@ -152,6 +157,7 @@ async function consoleCommand(values: Values): Promise<number> {
     registry: values.registry,
     plainHttp: values['plain-http'],
     stopBefore: stopBefore(values),
+    logFile: values.log,
   });
   try {
     return await runConsole(session, recipe && values.disk ? { ...recipe, target_disk: values.disk } : recipe);

@@ -89,7 +89,7 @@ class DispatcherFailure extends Error {
 }
 
 const HINT = {
-  kargs: 'fix the shoal.* kernel arguments (the README's "Kernel arguments" lists them) and boot the job again',
+  kargs: 'fix the shoal.* kernel arguments (the README\'s "Kernel arguments" lists them) and boot the job again',
   task: 'attach the job\'s task ISO as virtual media (recipe.json at its root), or name the recipe with shoal.recipe=',
   recipe: 'fix recipe.json on the task ISO (or the shoal.* overrides) and start the job again',
   refused: 'the recipe does not fit this machine: check target_disk (or shoal.disk=) against `lsblk`, and the partition sizes',
@@ -265,7 +265,7 @@ async function waitForDisk(path: string, seconds: number, opts: AutoOptions, say
 
 // --- the run ---------------------------------------------------------------------------------------------------
 
-async function systemPower(action: PowerAction): Promise<void> {
+export async function systemPower(action: PowerAction): Promise<void> {
   await run(['systemctl', action]);
 }
 

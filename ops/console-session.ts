@@ -97,8 +97,10 @@ export interface ConsoleOptions {
   plainHttp?: string[];
   /** `--stop-before STEP`: planned and run without this step and those after it. */
   stopBefore?: StepName;
-  /** The JSON-lines log of each install; false writes none (tests). Default /var/log/shoal-install. */
+  /** The directory for each install's JSON-lines log; false writes none (tests). Default /var/log/shoal-install. */
   logDir?: string | false;
+  /** `--log FILE`: every install (and retry) of this session appends to this file instead. */
+  logFile?: string;
 }
 
 /** What the session needs from the machine; tests replace parts of it, the console uses the real engine. */
@@ -391,7 +393,7 @@ export class ConsoleSession {
     const { plan, inputs, secrets } = review.prepared;
     const ctl = new AbortController();
     const dir = this.options.logDir;
-    const logPath = dir === false ? undefined : dir ? join(dir, defaultLogPath().split('/').pop()!) : defaultLogPath();
+    const logPath = this.options.logFile ?? (dir === false ? undefined : dir ? join(dir, defaultLogPath().split('/').pop()!) : defaultLogPath());
     let log: ReturnType<typeof jsonLog> | undefined;
     try {
       log = logPath ? jsonLog(logPath) : undefined;

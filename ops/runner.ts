@@ -22,6 +22,12 @@ export class StepError extends Error {
   }
 }
 
+/** StepError and RegistryError say what to do; other errors (a command's stderr) speak for themselves. */
+const hintOf = (e: unknown): string | undefined => {
+  const hint = (e as { hint?: unknown } | undefined)?.hint;
+  return typeof hint === 'string' ? hint : undefined;
+};
+
 export interface StepContext {
   plan: Plan;
   state: InstallState;
@@ -123,7 +129,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
       return true;
     } catch (e) {
       const message = signal.aborted ? `aborted during ${opts.steps[step].title.toLowerCase()}` : (e as Error).message;
-      emit({ type: 'step-fail', at: now(), step, message, hint: e instanceof StepError ? e.hint : undefined });
+      emit({ type: 'step-fail', at: now(), step, message, hint: hintOf(e) });
       failure = { step, message };
       return false;
     }

@@ -90,7 +90,7 @@ function kindOf(contentType: string | undefined, json: unknown): 'manifest' | 'i
 async function fetchManifest(fetch: ManifestFetcher, tagOrDigest: string, label: string): Promise<FetchedManifest> {
   const response = await fetch(tagOrDigest);
   if (response.statusCode !== 200) {
-    throw await responseError(response, label, 'check the repository and tag (RegistryClient.listTags shows the tags)');
+    throw await responseError(response, label, 'check the repository and tag');
   }
   const bytes = await readSmallBody(response, MAX_MANIFEST_BYTES, `manifest of ${label}`);
   // Our own hash, not Docker-Content-Digest: the bytes are what we trust.

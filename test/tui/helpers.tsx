@@ -314,7 +314,10 @@ export function renderApp(h: Harness, initial?: WizardState, kind: ConsoleKind =
       const ok = () => (typeof what === 'function' ? what() : typeof what === 'string' ? frame().includes(what) : what.test(frame()));
       const deadline = Date.now() + timeoutMs;
       while (!ok()) {
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${String(what)}; the screen is:\n${frame()}`);
+        if (Date.now() > deadline) {
+          const history = r.frames.slice(-12).map((f) => `  ${f.split('\n').filter((l) => l.trim()).slice(-1)[0] ?? ''}`);
+          assert.fail(`timed out waiting for ${String(what)}; the screen is:\n${frame()}\nstatus bars of the last frames:\n${history.join('\n')}`);
+        }
         await sleep(10);
       }
     },

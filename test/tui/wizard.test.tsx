@@ -166,6 +166,10 @@ test('Esc walks back through the wizard and keeps every choice', async () => {
   await ui.press(KEY.esc);
   await ui.waitFor('Partitions for Windows on nvme0n1');
   await ui.press(KEY.esc);
+  await ui.waitFor('Tags of os-images/windows-server (1)');
+  assert.match(ui.frame(), /► 2022/, 'the chosen image is still selected');
+  assert.match(ui.frame(), /Esc repos\s+t type ref\s+h registry\s+c login\s+q quit/);
+  await ui.press(KEY.esc);
   await ui.waitFor('Repositories (2)');
   await ui.press(KEY.esc);
   await ui.waitFor('Install onto which disk?');

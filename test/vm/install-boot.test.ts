@@ -57,6 +57,18 @@ const POWER_DOWN = /reboot: Power down/;
 
 let vmFailures = 0;
 
+/**
+ * What the installer wrote to the console, without the `[  12.345] shoal-install[PID]: ` that journald's console
+ * forwarding (StandardOutput=journal+console) puts in front of each line. A getty prompt may share the line.
+ */
+function installerConsole(serial: string): string {
+  return serial
+    .split('\n')
+    .map((l) => /shoal-install\[\d+\]: (.*)$/.exec(l)?.[1])
+    .filter((l): l is string => l !== undefined)
+    .join('\n');
+}
+
 /** Runs a VM; on any failure in `check` prints the serial tail and where the files are, then rethrows. */
 async function withSerialTail<T>(what: string, where: string, run: () => Promise<VmResult>, check: (r: VmResult) => Promise<T> | T): Promise<T> {
   let result: VmResult | undefined;
@@ -157,12 +169,14 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
     await withSerialTail('install VM', work, () => phases.run('VM 1: install (maintenance VM, auto mode)', () => runVm({ ...options, onLine: (l) => (clock.onLine(l), progress(`install| ${l}`)) })), async (r) => {
       progress(`install VM: ${clock.describe()}`);
       const serial = r.serial;
+      const out = installerConsole(serial);
       assert.equal(r.timedOut, false, 'the install VM timed out');
       assert.ok(r.poweredOff, `qemu exited on its own (exit ${r.exitCode}, stderr: ${r.qemuStderr.trim()})`);
-      assert.doesNotMatch(serial, /INSTALL FAILED/);
-      for (const step of ['partition', 'image-linux', 'config-drive', 'bootloader-linux']) assert.match(serial, new RegExp(`<== ${step}\\.service done in`), `${step}.service finished`);
-      assert.match(serial, /machine serial: VMTEST-0001/, 'serial from DMI');
-      assert.match(serial, /^Install finished: powering off \(shoal\.poweroff\)\.$/m);
+      assert.doesNotMatch(out, /INSTALL FAILED/);
+      for (const step of ['partition', 'image-linux', 'config-drive', 'bootloader-linux']) assert.match(out, new RegExp(`^<== ${step}\\.service done in`, 'm'), `${step}.service finished`);
+      assert.match(out, /^ {2}machine serial: VMTEST-0001$/m, 'serial from DMI');
+      assert.match(out, /^ {2}webhook: reported success to http:\/\/10\.0\.2\.2:\d+\/api\/v1\/status-webhook\/VMTEST-0001$/m);
+      assert.match(out, /^Install finished: powering off \(shoal\.poweroff\)\.$/m);
       assert.match(serial, POWER_DOWN, 'the guest powered off (kernel: reboot: Power down)');
       assert.ok(!serial.includes(secret), 'the webhook secret never reaches the console');
       assert.ok(!serial.includes('SHOAL-FIRSTBOOT'), 'user-data never reaches the console');
@@ -183,7 +197,7 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
       const text = await readFile(join(logs, files[0]!), 'utf8');
       const events = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string; result?: { ok: boolean } });
       assert.deepEqual(events.filter((e) => e.type === 'step-end').map((e) => e.step), ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service']);
-      assert.equal(events.findLast((e) => e.type === 'result')?.result?.ok, true);
+      assert.equal(events.filter((e) => e.type === 'result').at(-1)?.result?.ok, true);
       assert.ok(!text.includes(secret) && !text.includes('SHOAL-FIRSTBOOT'), 'no secret, no user-data in the JSON log');
       installed = true;
     });
@@ -204,6 +218,8 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
       assert.ok(cmdline.split(/\s+/).includes(RECIPE_KERNEL_ARGS), `the recipe's kernel_args: ${cmdline}`);
       assert.match(cmdline, /\bconsole=ttyS0,115200\b/);
       assert.ok(serial.includes(FIRSTBOOT_MARKER), `cloud-init ran the user-data: ${FIRSTBOOT_MARKER}`);
+      assert.match(serial, /Cloud-init v\. \S+ finished at .* Datasource DataSourceNoCloud \[seed=\/dev\/vda2\]/, 'NoCloud seed from the cidata partition');
+      assert.deepEqual(serial.match(/^\[FAILED\].*$/gm) ?? [], [], 'no unit failed on first boot');
       assert.ok(r.poweredOff, `the guest powered off by itself (cloud-init power_state), exit ${r.exitCode}`);
       assert.match(serial, POWER_DOWN);
       firstBooted = true;
@@ -219,7 +235,7 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
       assert.equal(r.timedOut, false, 'the fallback boot timed out');
       assert.ok(r.matched, 'reached the login prompt');
       assert.doesNotMatch(serial, /BdsDxe: (loading|starting) Boot[0-9A-F]{4} "debian"/, 'no "debian" entry in a fresh NVRAM');
-      assert.match(serial, /BdsDxe: (loading|starting) Boot[0-9A-F]{4} "UEFI .*"/, 'booted by the firmware\'s own removable-media entry');
+      assert.match(serial, /BdsDxe: starting Boot[0-9A-F]{4} "UEFI [^"]*"/, 'booted by an entry the firmware made for the disk (its removable-media path)');
       assert.match(serial, /Linux version \d/);
       const cmdline = /Kernel command line: (.*)$/m.exec(serial)?.[1] ?? '';
       assert.match(cmdline, /\broot=UUID=[0-9a-f-]{36}\b/);
@@ -271,18 +287,20 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
         }),
       async (r) => {
         const serial = r.serial;
+        const out = installerConsole(serial);
         assert.equal(r.timedOut, false, 'no failure summary before the timeout');
         assert.ok(summaryAt !== undefined, 'the failure summary appeared');
         assert.ok(r.stopped && !r.poweredOff, 'the machine stayed up after the failure (the harness had to stop it)');
         assert.doesNotMatch(serial, POWER_DOWN);
-        assert.match(serial, /^={72}$/m, 'the summary is framed');
-        assert.match(serial, /^INSTALL FAILED at image-linux\.service$/m);
-        const summary = serial.slice(serial.indexOf('INSTALL FAILED at'));
-        assert.match(summary, new RegExp(`${MISSING_TAG}`), `the summary names the missing tag:\n${summary}`);
-        assert.match(summary, /what to do: /);
+        assert.match(out, /^={72}\nINSTALL FAILED at image-linux\.service$/m, 'the summary is framed');
+        const summary = out.slice(out.indexOf('INSTALL FAILED at'));
+        assert.match(summary, new RegExp(`^ {2}10\\.0\\.2\\.2:\\d+/os-images/debian-rootfs:${MISSING_TAG}: not found \\(HTTP 404, MANIFEST_UNKNOWN`, 'm'), `the summary names the missing tag:\n${summary}`);
         assert.match(summary, /^Last \d+ log lines:$/m);
+        assert.match(summary, /^ {2}\| FAILED image-linux\.service: /m, 'the log tail shows the failed step');
         assert.match(summary, /^Full log: \/var\/log\/shoal-install\/install-.*\.jsonl$/m);
         assert.match(summary, /journalctl -b -u shoal-install-auto\.service/);
+        assert.match(summary, /^={72}$/m);
+        assert.match(summary, /^ {2}webhook: reported failed \(image-linux\.service\) to http:\/\/10\.0\.2\.2:\d+\/api\/v1\/status-webhook\/VMTEST-0002$/m);
         assert.match(summary, new RegExp(`^${SUMMARY_END}`, 'm'));
         assert.doesNotMatch(summary, /The controller was NOT told/);
         assert.ok(!serial.includes(secret), 'the webhook secret never reaches the console');

@@ -3,21 +3,17 @@ import { useTheme } from '../context.tsx';
 import { keyName, type Binding } from '../keys.ts';
 import { width } from '../text.ts';
 
-/** The keys this screen answers to, named as the console can draw them. Keys that do not fit are left out. */
+/** The keys this screen answers to, named as the console can draw them. Too many for one line: shorter labels. */
 export function StatusBar({ keys, columns }: { keys: Binding[]; columns: number }) {
   const theme = useTheme();
-  const shown: { name: string; label: string }[] = [];
-  let used = 1;
   const seen = new Set<string>();
-  for (const k of keys) {
-    if (k.hidden || seen.has(`${k.key}:${k.label}`)) continue;
-    seen.add(`${k.key}:${k.label}`);
-    const name = keyName(k.key, theme);
-    const w = width(name) + 1 + width(k.label) + 2;
-    if (used + w > columns) break;
-    used += w;
-    shown.push({ name, label: k.label });
-  }
+  const all = keys
+    .filter((k) => !k.hidden && !seen.has(`${k.key}:${k.label}`) && seen.add(`${k.key}:${k.label}`))
+    .map((k) => ({ name: keyName(k.key, theme), label: k.label }));
+  const length = (ks: { name: string; label: string }[]) => 1 + ks.reduce((n, k) => n + width(k.name) + (k.label ? 1 + width(k.label) : 0) + 2, 0);
+  let shown = all;
+  if (length(shown) > columns) shown = all.map((k) => ({ ...k, label: k.label.split(' ')[0]! }));
+  if (length(shown) > columns) shown = all.map((k) => ({ ...k, label: '' }));
   return (
     <Box height={1} width={columns}>
       <Text> </Text>
@@ -26,7 +22,7 @@ export function StatusBar({ keys, columns }: { keys: Binding[]; columns: number 
           <Text bold color={theme.colour.key} inverse={theme.kind === 'serial'}>
             {k.name}
           </Text>
-          <Text>{` ${k.label}  `}</Text>
+          <Text>{`${k.label ? ` ${k.label}` : ''}  `}</Text>
         </Text>
       ))}
     </Box>

@@ -7,17 +7,101 @@ interface Entry {
   active: boolean;
 }
 
+/** How long a key waits for the redraw the previous key caused, when it caused none. */
+const SETTLE_MS = 40;
+
 /**
- * One subscription to Ink's input for the whole app, handing each key to the components that want keys now.
- * Ink's own useInput subscribes in a passive effect, so a key typed right after a screen change (a paste, a
- * serial line delivering a burst, tmux send-keys) reached no one; here a component is registered while its
- * frame is committed, and always with the handler of its latest render.
+ * One subscription to Ink's input for the whole app, handing keys to the components that want them, one key
+ * at a time. Ink 6.8 renders React updates asynchronously (default priority), and a serial line, a paste or
+ * tmux send-keys delivers several keys in one read: handled back to back, the second key would see the screen
+ * as it was before the first (Tab then Down moved the old list). So each key waits until the frame the
+ * previous key caused is committed (or SETTLE_MS pass without one). Components register while their frame is
+ * committed (Ink's useInput subscribes later, in a passive effect, and missed keys typed right after a screen
+ * change), always with the handler of their latest render.
  */
-class KeyRouter {
+export class KeyRouter {
   readonly entries = new Set<Entry>();
-  dispatch(input: string, key: Key) {
-    for (const e of [...this.entries]) if (e.active) e.handler(input, key);
+  private queue: [string, Key][] = [];
+  private pumping = false;
+  private commits = 0;
+  private onCommit?: () => void;
+
+  push(input: string, key: Key) {
+    this.queue.push(...splitPaste(input, key));
+    if (!this.pumping) void this.pump();
   }
+
+  committed() {
+    this.commits++;
+    this.onCommit?.();
+  }
+
+  private async pump() {
+    this.pumping = true;
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        const before = this.commits;
+        for (const e of [...this.entries]) if (e.active) e.handler(next[0], next[1]);
+        // Keys that come while this one's frame is drawn queue behind it.
+        await this.settled(before);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private settled(before: number): Promise<void> {
+    if (this.commits > before) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onCommit = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, SETTLE_MS);
+      this.onCommit = done;
+    });
+  }
+}
+
+const NO_KEY: Key = {
+  upArrow: false,
+  downArrow: false,
+  leftArrow: false,
+  rightArrow: false,
+  pageDown: false,
+  pageUp: false,
+  home: false,
+  end: false,
+  return: false,
+  escape: false,
+  ctrl: false,
+  shift: false,
+  tab: false,
+  backspace: false,
+  delete: false,
+  meta: false,
+  super: false,
+  hyper: false,
+  capsLock: false,
+  numLock: false,
+};
+
+/**
+ * Ink hands a pasted (or bursty) run of plain characters over as one input, Enter included ("sda\r"). Split it
+ * into the keys a technician typed, so the field gets "sda" and the screen gets its Enter.
+ */
+export function splitPaste(input: string, key: Key): [string, Key][] {
+  if (input.length <= 1 || key.ctrl || key.meta || key.escape || input.includes('\u001B')) return [[input, key]];
+  return [...input].map((ch): [string, Key] => {
+    if (ch === '\r' || ch === '\n') return ['', { ...NO_KEY, return: true }];
+    if (ch === '\t') return ['', { ...NO_KEY, tab: true }];
+    if (ch === '\u007F') return ['', { ...NO_KEY, delete: true }];
+    if (ch === '\b') return ['', { ...NO_KEY, backspace: true }];
+    const code = ch.charCodeAt(0);
+    if (code >= 1 && code <= 26) return [String.fromCharCode(code + 96), { ...NO_KEY, ctrl: true }];
+    return [ch, { ...NO_KEY, shift: /[A-Z]/.test(ch) }];
+  });
 }
 
 const RouterContext = createContext<KeyRouter | undefined>(undefined);
@@ -25,11 +109,11 @@ const RouterContext = createContext<KeyRouter | undefined>(undefined);
 export function KeyRouterProvider({ children }: { children: ReactNode }) {
   const [router] = useState(() => new KeyRouter());
   const latest = useRef(router);
-  useInput((input, key) => latest.current.dispatch(input, key));
+  useInput((input, key) => latest.current.push(input, key));
   return <RouterContext.Provider value={router}>{children}</RouterContext.Provider>;
 }
 
-/** Like Ink's useInput, without the gap after mounting and without stale handlers. */
+/** Like Ink's useInput, without the gap after mounting, without stale handlers, one key per frame. */
 export function useKeys(handler: Handler, opts: { isActive?: boolean } = {}) {
   const router = useContext(RouterContext);
   if (!router) throw new Error('useKeys needs a KeyRouterProvider');
@@ -41,4 +125,6 @@ export function useKeys(handler: Handler, opts: { isActive?: boolean } = {}) {
     router.entries.add(e);
     return () => void router.entries.delete(e);
   }, [router]);
+  // Every commit of a component that takes keys: the next queued key may go.
+  useLayoutEffect(() => router.committed());
 }

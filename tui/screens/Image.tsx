@@ -40,19 +40,19 @@ function Details({ info, lines }: { info: AsyncState<ImageInfo | undefined>; lin
   }
   const i = info.value;
   if (!i) return null;
-  const rows: [string, string, string?][] = [
+  const rows: [string, string, string?, number?][] = [
     ['Reference', i.reference],
     ['Kind', kindOf(i), i.os === 'unknown' ? theme.colour.warn : theme.colour.ok],
     ['Size', formatBytes(i.size)],
-    ['Digest', i.manifestDigest],
+    ['Digest', i.manifestDigest, undefined, 2],
     ['Media type', i.mediaType],
     ['Artifact', i.artifactType ?? '-'],
     ['File', i.title ?? '-'],
   ];
   return (
     <Box flexDirection="column">
-      {rows.slice(0, lines).map(([l, v, c]) => (
-        <Field key={l} label={l} value={v} colour={c} />
+      {rows.slice(0, Math.max(0, lines - 1)).map(([l, v, c, n]) => (
+        <Field key={l} label={l} value={v} colour={c} lines={n} />
       ))}
     </Box>
   );
@@ -116,7 +116,7 @@ export function ImageScreen() {
     else setTi(moveIndex(tagList.length, ti, how));
   };
   const common: Binding[] = [
-    { key: 'type', label: 'type a ref', run: () => setMode('type') },
+    { key: 'type', label: 'type ref', run: () => setMode('type') },
     { key: 'host', label: 'registry', run: () => setMode('host') },
     { key: 'credentials', label: 'login', run: () => (setBefore(mode), setLoginField(user ? 1 : 0), setMode('login')) },
     { key: 'refresh', label: 'refresh', hidden: true, run: () => setGen((g) => g + 1) },
@@ -146,7 +146,7 @@ export function ImageScreen() {
       { key: 'move', label: 'move', run: move },
       { key: 'page', label: 'page', hidden: true, run: move },
       { key: 'enter', label: 'choose', run: choose },
-      { key: 'back', label: 'repositories', run: () => setMode('repos') },
+      { key: 'back', label: 'repos', run: () => setMode('repos') },
       ...common,
       ...quitKeys(confirm, w),
     ];
@@ -203,7 +203,7 @@ export function ImageScreen() {
     ];
   }
 
-  const listHeight = Math.max(3, Math.min(8, height - 12));
+  const listHeight = Math.max(3, Math.min(8, height - 13));
   const who = session.registry().user ? ` (as ${session.registry().user})` : '';
   const head = host ? `Registry ${host}${who}` : 'No registry set: type a full image reference, or press Esc then h';
   return (

@@ -31,6 +31,14 @@ const FIELD_HELP: Record<EditField, string> = {
   mountpoint: '/, /boot, /boot/efi, /var...; empty: not mounted',
 };
 
+/** A preset's refusal in a few words; choosing it shows the planner's full reasons. */
+function presetVerdict(reasons: string[]): string {
+  if (reasons.some((r) => r.includes('does not fit'))) return 'too big for this disk';
+  const mount = reasons.map((r) => /cannot mount (\S+)/.exec(r)?.[1]).find(Boolean);
+  if (mount) return `refused: this kernel cannot mount ${mount}`;
+  return `refused (${reasons.length} reason${reasons.length > 1 ? 's' : ''}: Enter shows them)`;
+}
+
 function row(p: PartitionDraft, i: number, planned: Plan | undefined, w: number) {
   const size = planned?.partitions[i] ? formatBytes(planned.partitions[i].sizeBytes) : '-';
   return fit(`${String(i + 1).padStart(2)}  ${padEnd(p.size, 7)} ${padEnd(size, 10)} ${padEnd(p.type_guid || 'auto', 6)} ${padEnd(p.format, 6)} ${padEnd(p.mountpoint || '-', 12)} ${p.label}`, w);
@@ -190,7 +198,7 @@ export function LayoutScreen() {
             row={(p) => {
               const i = presets.indexOf(p);
               const fitState = presetFit.status === 'ok' ? presetFit.value[i] : undefined;
-              const verdict = !fitState ? '' : fitState.ok ? 'fits' : `refused: ${fitState.reasons[0]}`;
+              const verdict = !fitState ? '' : fitState.ok ? 'fits' : presetVerdict(fitState.reasons);
               return fit(`${padEnd(p.name, 22)} ${padEnd(p.id === w.state.presetId ? '(in use)' : '', 9)} ${verdict}`, width - 2, theme.glyphs.ellipsis);
             }}
           />

@@ -15,7 +15,7 @@ export const FIXTURE_PACKAGES = [
 ] as const;
 
 /** Bump when configureFixture changes: it is part of the cache key. */
-const FIXTURE_CONFIG_VERSION = 1;
+const FIXTURE_CONFIG_VERSION = 2;
 
 export interface FixtureMeta {
   /** `du -sb` of the unpacked tree: what the target's root partition must hold. */
@@ -42,6 +42,9 @@ async function configureFixture(root: string): Promise<void> {
   await writeGuestFile(root, '/etc/default/grub', DEFAULT_GRUB);
   // The installer's config drive is a NoCloud `cidata` partition; without a list cloud-init probes clouds for minutes.
   await writeGuestFile(root, '/etc/cloud/cloud.cfg.d/90_dpkg.cfg', 'datasource_list: [ NoCloud, None ]\n');
+  // minbase has no `locales`: only the built-in C.UTF-8 exists, and cloud-init's default en_US.UTF-8 makes its locale
+  // module fail (update-locale: invalid locale settings), which fails cloud-config.service on every first boot.
+  await writeGuestFile(root, '/etc/cloud/cloud.cfg.d/91_locale.cfg', 'locale: C.UTF-8\n');
   await sh(['chroot', root, 'passwd', '--lock', 'root']);
   // The installer writes fstab and the host name; an empty machine-id makes systemd generate one on first boot.
   await writeGuestFile(root, '/etc/fstab', '');

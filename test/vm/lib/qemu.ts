@@ -271,15 +271,21 @@ export async function kvmWorks(kernel: string, timeoutMs = 20_000): Promise<{ ok
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.once('error', (e) => {
       clearTimeout(timer);
       resolve({ ok: false, why: e.message });
     });
-    child.once('close', () => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
+      const last = err.trim().split('\n').at(-1);
       if (out.includes('Linux version')) resolve({ ok: true, why: 'a test kernel booted under KVM' });
-      else resolve({ ok: false, why: `a test kernel printed nothing under KVM within ${timeoutMs / 1000} s${err.trim() ? ` (${err.trim().split('\n').at(-1)})` : ''}` });
+      else if (timedOut) resolve({ ok: false, why: `a test kernel printed nothing under KVM within ${timeoutMs / 1000} s` });
+      else resolve({ ok: false, why: `qemu failed under KVM (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}` });
     });
   });
 }

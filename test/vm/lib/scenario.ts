@@ -4,7 +4,7 @@
  * Shoal Linux recipe, and the qemu options for the three kinds of run (install, installed disk, failing install).
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../../helpers/registry.ts';
@@ -236,20 +236,7 @@ export function targetBootVmOptions(o: { name: string; target: string; ovmfVars:
 /** Whether a UEFI variable store holds a boot entry with this description (Boot#### values hold it in UTF-16LE). */
 export async function varsHaveEntry(varsFile: string, description: string): Promise<boolean> {
   const bytes = await readFile(varsFile);
-  return bytes.includes(Buffer.concat([Buffer.from(`${description}\0`, 'utf16le')]));
-}
-
-/** The firmware variable store the install wrote, kept aside so another boot can start from the same NVRAM. */
-export async function copyVars(from: string, to: string): Promise<string> {
-  await copyFile(from, to);
-  return to;
-}
-
-/** The lines of a serial log from the first line matching `from` on (to show one phase of a boot). */
-export function serialFrom(serial: string, from: RegExp): string {
-  const lines = serial.split('\n');
-  const i = lines.findIndex((l) => from.test(l));
-  return i < 0 ? '' : lines.slice(i).join('\n');
+  return bytes.includes(Buffer.from(`${description}\0`, 'utf16le'));
 }
 
 /**
@@ -270,9 +257,6 @@ export function serialClock(patterns: Record<string, RegExp>, start = Date.now()
     seen,
     onLine(line: string) {
       for (const [name, re] of Object.entries(patterns)) if (seen[name] === undefined && re.test(line)) seen[name] = (Date.now() - start) / 1000;
-    },
-    restart() {
-      start = Date.now();
     },
     describe: () => Object.entries(seen).map(([k, v]) => `${k} at ${v.toFixed(0)} s`).join(', '),
   };

@@ -1,0 +1,243 @@
+/**
+ * The console installer in a real terminal: tmux at 80x24 with TERM=linux runs the bundle the maintenance OS
+ * ships, against a real registry and a blank disk image offered with --disk. A technician's keystrokes walk the
+ * wizard, confirm with the disk's name and watch the install to the end, reading the screen with capture-pane.
+ *
+ * This kernel cannot mount vfat (MACHINE-NOTES.md), so the walk uses --stop-before bootloader-linux.service
+ * and clears the ESP's mountpoint in the layout editor (the planner first refuses /boot/efi here, which the
+ * walk also checks); the full install with the boot loader runs in the VM.
+ *
+ * SHOAL_UPDATE_SCREENS=1 also writes each screen to docs/screens/*.txt for the README.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BUNDLE, ensureBundle, REPO } from '../helpers/cli.ts';
+import { loopsOf, makeDiskImage, sh } from '../helpers/disk.ts';
+import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
+import { pushArtifact, startRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
+
+const TOOLS = ['tmux', 'docker-registry', 'skopeo', 'sgdisk', 'mkfs.vfat', 'mkfs.ext4', 'pigz', 'setfacl', 'losetup'];
+const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly tech@console';
+const UPDATE_SCREENS = process.env.SHOAL_UPDATE_SCREENS === '1';
+const SCREENS = join(REPO, 'docs/screens');
+
+let work: string;
+let registry: TestRegistry;
+const sessions: string[] = [];
+
+before(async () => {
+  if (missingPrerequisite(TOOLS)) return;
+  work = await mkdtemp(join(tmpdir(), 'shoal-tui-tmux-'));
+  registry = await startRegistry();
+  const tree = join(work, 'tree');
+  // Incompressible bytes, so the download and unpack last long enough to watch the bar move.
+  await makeRootfsTree(tree, 160 * 1024 * 1024);
+  packRootfs(tree, join(work, 'rootfs.tar.gz'), 'gzip');
+  await pushArtifact(registry, 'os-images/debian-rootfs:12', join(work, 'rootfs.tar.gz'), {
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    artifactType: 'application/vnd.shoal.rootfs.tar.gz',
+    title: 'debian-12-rootfs.tar.gz',
+  });
+  ensureBundle();
+  if (UPDATE_SCREENS) await mkdir(SCREENS, { recursive: true });
+});
+
+after(async () => {
+  for (const s of sessions) {
+    try {
+      execFileSync('tmux', ['kill-session', '-t', s], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
+  await registry?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+
+/** A terminal of 80x24 on the Linux VT's TERM running shoal-install ARGS; its exit code goes to a file. */
+function terminal(name: string, args: string[]) {
+  const session = `shoal-tui-${process.pid}-${name}`;
+  const exitFile = join(work, `${name}.exit`);
+  const quoted = args.map((a) => `'${a}'`).join(' ');
+  // Ink draws nothing until exit when it believes it runs under CI: the console never does.
+  tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env -u CI -u CONTINUOUS_INTEGRATION TERM=linux node ${BUNDLE} ${quoted}; echo $? > ${exitFile}; sleep 600`);
+  sessions.push(session);
+  const screen = () => tmux('capture-pane', '-p', '-t', session);
+  return {
+    screen,
+    async keys(...keys: string[]) {
+      for (const k of keys) {
+        tmux('send-keys', '-t', session, k);
+        await sleep(120);
+      }
+    },
+    async type(text: string) {
+      tmux('send-keys', '-t', session, '-l', text);
+      await sleep(200);
+    },
+    async waitFor(what: string | RegExp, timeoutMs = 20_000): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const s = screen();
+        if (typeof what === 'string' ? s.includes(what) : what.test(s)) return s;
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${String(what)}; the terminal shows:\n${s}`);
+        await sleep(100);
+      }
+    },
+    async exitCode(timeoutMs = 10_000): Promise<number> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const text = await readFile(exitFile, 'utf8').catch(() => '');
+        if (text.trim()) return Number(text.trim());
+        if (Date.now() > deadline) assert.fail(`shoal-install did not exit; the terminal shows:\n${screen()}`);
+        await sleep(100);
+      }
+    },
+  };
+}
+
+async function keep(name: string, text: string) {
+  const lines = text.replace(/\s+$/, '').split('\n');
+  assert.ok(lines.length <= 24, `${name}: ${lines.length} lines`);
+  for (const l of lines) assert.ok([...l].length <= 80, `${name}: a line is wider than 80 columns`);
+  await writeFile(join(work, `${name}.txt`), `${text.replace(/\s+$/, '')}\n`);
+  if (UPDATE_SCREENS) await writeFile(join(SCREENS, `${name}.txt`), `${text.replace(/\s+$/, '')}\n`);
+}
+
+test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation, the install to the end', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = makeDiskImage(join(work, 'disk.img'), '2G');
+  const log = join(work, 'console.jsonl');
+  const term = terminal('walk', ['--disk', disk, '--registry', registry.host, '--stop-before', 'bootloader-linux.service', '--log', log]);
+
+  await keep('1-machine', await term.waitFor(/Registry\s+127\.0\.0\.1:\d+ answers \(1 repository\)/));
+  assert.match(term.screen(), /\[Machine\]/);
+
+  await term.keys('Enter');
+  let s = await term.waitFor('disk.img');
+  assert.match(s, /► disk\.img\s+2\.0 GiB\s+file\s+disk image file/);
+  await keep('2-disk', s);
+
+  await term.keys('Enter');
+  s = await term.waitFor('Repositories (1)');
+  await term.keys('Enter');
+  s = await term.waitFor('Linux rootfs (gzip)');
+  assert.match(s, /File\s+debian-12-rootfs\.tar\.gz/);
+  assert.match(s, /Artifact\s+application\/vnd\.shoal\.rootfs\.tar\.gz/);
+  await keep('3-image', s);
+
+  await term.keys('Enter');
+  s = await term.waitFor('Refused by the planner:');
+  assert.match(s, /this kernel cannot mount vfat \(needed for\s+\/boot\/efi\)/, 'no vfat on this host: /boot/efi is refused');
+  await keep('4-layout-refused', s);
+  // Edit the ESP: no mountpoint (the boot loader step is left out here anyway).
+  await term.keys('Enter');
+  await term.waitFor('Edit partition 1');
+  await keep('4-layout-edit', term.screen());
+  await term.keys('Down', 'Down', 'Down', 'Down', 'C-u', 'Enter');
+  s = await term.waitFor('the planner accepts it');
+  assert.match(s, /1\s+512M\s+512 MiB\s+ef00\s+vfat\s+-\s+EFI/);
+  await keep('4-layout', s);
+
+  await term.keys('n');
+  await term.waitFor('Settings for the installed Linux system');
+  await term.type('tmux-host');
+  await term.keys('Down');
+  await term.type(SSH_KEY);
+  s = await term.waitFor('User-data: cloud-config with this SSH key');
+  await keep('5-settings', s);
+
+  await term.keys('Enter');
+  s = await term.waitFor('WILL BE DESTROYED');
+  assert.match(s, /Erase disk\.img \(2\.0 GiB\) and install Linux\./);
+  assert.match(s, /Type the disk's name \(disk\.img\) to erase it and install:/);
+  await keep('6-review', s);
+
+  await term.type('sda');
+  await term.keys('Enter');
+  s = await term.waitFor('Refused: "sda" is not this disk\'s name (disk.img). Nothing was written.');
+  assert.equal(sh(`blkid -p ${disk} || true`).trim(), '', 'nothing was written');
+  await keep('6-review-refused', s);
+
+  await term.type('disk.img');
+  await term.keys('Enter');
+  s = await term.waitFor(/image-linux\.service.*\n[\s\S]*(█|░)+\s+\d+%/);
+  await keep('7-install', s);
+  await term.keys('l');
+  await keep('7-install-log', await term.waitFor('Full log'));
+  await term.keys('Escape');
+
+  s = await term.waitFor('Installed Linux onto disk.img', 120_000);
+  assert.match(s, /√ partition\.service/);
+  assert.match(s, /√ image-linux\.service/);
+  assert.match(s, /√ config-drive\.service/);
+  assert.match(s, /- bootloader-linux\.service\s+skipped/);
+  assert.match(s, /sha256:[0-9a-f]{64}/);
+  await keep('8-done', s);
+  assert.equal(loopsOf(disk), '', 'the loop device was released');
+
+  const events = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; result?: { ok: boolean } });
+  assert.equal(events.at(-1)?.type, 'result');
+  assert.equal(events.at(-1)?.result?.ok, true);
+  assert.ok(!(await readFile(log, 'utf8')).includes('AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly'), 'user-data is not in the log');
+  assert.match(sh(`blkid -p -o export ${disk} || true`), /^PTTYPE=gpt$/m, 'the disk has its new GPT');
+
+  await term.keys('s');
+  assert.equal(await term.exitCode(), 10, 'asking for a shell exits with 10');
+});
+
+test('--recipe opens at Review; a failing step shows the error and the hint; retry; then a shell', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = makeDiskImage(join(work, 'disk2.img'), '1G');
+  const recipe = join(work, 'missing-image.json');
+  await writeFile(
+    recipe,
+    JSON.stringify({
+      task_target: 'install-linux.target',
+      target_disk: disk,
+      oci_url: `${registry.host}/os-images/debian-rootfs:no-such-tag`,
+      partition_layout: [
+        { size: '64M', type_guid: 'ef00', format: 'vfat', label: 'EFI' },
+        { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
+      ],
+    }),
+  );
+  const term = terminal('recipe', ['--recipe', recipe, '--stop-before', 'bootloader-linux.service', '--log', join(work, 'recipe.jsonl')]);
+  let s = await term.waitFor('WILL BE DESTROYED');
+  assert.match(s, /\[Review\]/);
+  await term.type('disk2.img');
+  await term.keys('Enter');
+  s = await term.waitFor('The install failed at image-linux.service', 60_000);
+  assert.match(s, /no-such-tag/);
+  await keep('9-failed', s);
+  await term.keys('r');
+  await term.waitFor('Run the same plan again?');
+  await term.keys('y');
+  await term.waitFor('The install failed at image-linux.service', 60_000);
+  await term.keys('s');
+  assert.equal(await term.exitCode(), 10);
+  assert.equal(loopsOf(disk), '');
+});
+
+test('without a terminal the console refuses with a clear message', async (t) => {
+  if (!skipUnless(t, [])) return;
+  let out = '';
+  let code = 0;
+  try {
+    execFileSync('node', [BUNDLE], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  } catch (e) {
+    const err = e as { status: number; stderr: string };
+    code = err.status;
+    out = err.stderr;
+  }
+  assert.equal(code, 2);
+  assert.match(out, /the console installer needs a terminal, and stdin or stdout is not one/);
+});

@@ -1,0 +1,58 @@
+/**
+ * Keys that arrive together (a serial line's burst, a paste, tmux send-keys) act one after the other, each on
+ * the screen the previous one left: Ink renders asynchronously, so this is not a given.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { cleanup } from 'ink-testing-library';
+import { parseRecipe } from '../../ops/recipe.ts';
+import { fromRecipe } from '../../tui/model/wizard.ts';
+import { KEY, makeSession, renderApp } from './helpers.tsx';
+
+process.env.TERM = 'vt220';
+afterEach(() => cleanup());
+
+const RECIPE = parseRecipe({
+  task_target: 'install-linux.target',
+  target_disk: '/dev/sda',
+  oci_url: 'registry.test:5000/os-images/debian:12',
+  partition_layout: [
+    { size: '512M', type_guid: 'ef00', format: 'vfat', mountpoint: '/boot/efi', label: 'EFI' },
+    { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
+  ],
+});
+
+test('a burst of keys in one read: Tab, three Downs and Enter pick the fourth preset', async () => {
+  const h = makeSession();
+  const ui = renderApp(h, { ...fromRecipe(RECIPE, await h.session.disk('/dev/sda')), screen: 'layout' });
+  await ui.waitFor('the planner accepts it');
+  ui.stdin.write(`${KEY.tab}${KEY.down}${KEY.down}${KEY.down}${KEY.enter}`);
+  await ui.waitFor(/EFI \+ cidata \+ root\s+\(in use\)/);
+  // Enter (edit), a new size typed at once, Enter (keep): the burst lands in the field opened by its first key.
+  ui.stdin.write(`${KEY.enter}${KEY.ctrlU}1G${KEY.enter}`);
+  await ui.waitFor(/1\s+1G\s+1\.0 GiB\s+ef00/);
+});
+
+test('the disk name and Enter pasted in one go start the install', async () => {
+  const h = makeSession();
+  const ui = renderApp(h, fromRecipe(RECIPE, await h.session.disk('/dev/sda')));
+  await ui.waitFor('WILL BE DESTROYED');
+  ui.stdin.write('sda\r');
+  await ui.waitFor('Installed Linux onto sda');
+  assert.deepEqual(h.script.ran, ['partition.service', 'image-linux.service', 'bootloader-linux.service']);
+});
+
+test('keys typed right after a screen change reach the new screen', async () => {
+  const h = makeSession();
+  const ui = renderApp(h);
+  await ui.waitFor('SRV-0042');
+  await ui.waitFor('answers (2 repositories)');
+  ui.stdin.write(KEY.enter);
+  await ui.waitFor('nvme0n1');
+  ui.stdin.write(`${KEY.enter}t`);
+  await ui.waitFor('Image reference');
+  ui.stdin.write('registry.test:5000/os-images/debian:11\r');
+  await ui.waitFor('Linux rootfs (gzip)');
+  ui.stdin.write('\r');
+  await ui.waitFor('Partitions for Linux on sda');
+});
