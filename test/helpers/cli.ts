@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { InstallEvent } from '../../ops/events.ts';
 
@@ -21,7 +21,7 @@ export interface CliRun {
 }
 
 /** Run `shoal-install ARGS`; `onLine` sees each stdout line as it comes (to act mid-install). */
-export function runCli(args: string[], opts: { onLine?: (line: string) => void; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runCli(args: string[], opts: { onLine?: (line: string, child: ChildProcess) => void; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
   const bundle = ensureBundle();
   return new Promise((resolve, reject) => {
     const child = spawn('node', [bundle, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,7 +34,7 @@ export function runCli(args: string[], opts: { onLine?: (line: string) => void; 
       pending += d;
       const lines = pending.split('\n');
       pending = lines.pop()!;
-      for (const l of lines) opts.onLine?.(l);
+      for (const l of lines) opts.onLine?.(l, child);
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.on('error', reject);

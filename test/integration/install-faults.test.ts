@@ -14,6 +14,7 @@ const ROOTFS = { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', artif
 let work: string;
 let open: TestRegistry;
 let locked: TestRegistry;
+let bigSize: number;
 
 before(async () => {
   if (missingPrerequisite(TOOLS)) return;
@@ -28,6 +29,10 @@ before(async () => {
   sh(`cp ${join(work, 'rootfs.tar.zst')} ${join(work, 'bad.tar.zst')} && echo padding >> ${join(work, 'bad.tar.zst')}`);
   const bad = await pushArtifact(open, 'os/rootfs:corrupt', join(work, 'bad.tar.zst'), ROOTFS);
   corruptBlob(open, bad.digest);
+  // Big and incompressible, so a pull lasts long enough to be interrupted.
+  await makeRootfsTree(join(work, 'big'), 300 * 1024 * 1024);
+  packRootfs(join(work, 'big'), join(work, 'big.tar'), 'none');
+  bigSize = (await pushArtifact(open, 'os/rootfs:big', join(work, 'big.tar'), { ...ROOTFS, mediaType: 'application/vnd.oci.image.layer.v1.tar', title: 'rootfs.tar' })).size;
 });
 
 after(async () => {
@@ -135,10 +140,6 @@ test('a blob whose bytes do not match its digest fails image-linux.service and c
 
 test('registry stopped mid-pull and restarted: the pull resumes and the install completes', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
-  const big = join(work, 'big');
-  await makeRootfsTree(big, 300 * 1024 * 1024);
-  packRootfs(big, join(work, 'big.tar'), 'none');
-  const pushed = await pushArtifact(open, 'os/rootfs:big', join(work, 'big.tar'), { ...ROOTFS, mediaType: 'application/vnd.oci.image.layer.v1.tar', title: 'rootfs.tar' });
   const disk = makeDiskImage(join(work, 'resume.img'), '1G');
   let interrupted = false;
   const run = await runCli(
@@ -159,5 +160,27 @@ test('registry stopped mid-pull and restarted: the pull resumes and the install 
   const log = await readFile(join(work, 'resume.jsonl'), 'utf8');
   assert.match(log, /resum/i, 'the client said it resumed');
   const last = run.events.filter((e) => e.type === 'progress').at(-1);
-  assert.ok(last?.type === 'progress' && last.bytes === pushed.size);
+  assert.ok(last?.type === 'progress' && last.bytes === bigSize);
+});
+
+test('SIGINT mid-pull: exit 130, the step reported as aborted, nothing left mounted or attached, no tar left running', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = makeDiskImage(join(work, 'sigint.img'), '1G');
+  const recipe = await recipeFile('sigint', { oci_url: `${open.host}/os/rootfs:big` });
+  let sent = false;
+  const run = await runCli(['install', '--recipe', recipe, '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'sigint.jsonl')], {
+    onLine: (line, child) => {
+      if (sent || !line.includes('"type":"progress"')) return;
+      sent = true;
+      child.kill('SIGINT');
+    },
+  });
+  assert.ok(sent, 'the install was interrupted while pulling');
+  assert.equal(run.code, 130, run.stderr);
+  const result = resultOf(run)!;
+  assert.equal(result.failedStep, 'image-linux.service');
+  assert.match(result.message!, /aborted/);
+  assert.equal(loopsOf(disk), '', 'loop device detached');
+  assert.equal(sh('mount | grep -c shoal-install/target || true').trim(), '0', 'nothing left mounted');
+  assert.equal(sh('pgrep -f "tar --extract --file=- --directory=/run/shoal-install" || true').trim(), '', 'tar was killed');
 });

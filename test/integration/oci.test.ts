@@ -140,7 +140,7 @@ describe('anonymous plain-HTTP registry', () => {
     const { client } = newClient();
     await assert.rejects(
       client.resolve(`${registry.host}/os-images/ubuntu-rootfs:24.04`),
-      isRegistryError('not-found', new RegExp(`${registry.host}/os-images/ubuntu-rootfs:24.04: not found.*MANIFEST_UNKNOWN.*listTags`)),
+      isRegistryError('not-found', new RegExp(`${registry.host}/os-images/ubuntu-rootfs:24.04: not found.*MANIFEST_UNKNOWN.*check the repository and tag`)),
     );
     await assert.rejects(client.resolve(`${registry.host}/os-images/nothing:1`), isRegistryError('not-found', /os-images\/nothing:1: not found/));
   });

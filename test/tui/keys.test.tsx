@@ -56,3 +56,18 @@ test('keys typed right after a screen change reach the new screen', async () => 
   ui.stdin.write('\r');
   await ui.waitFor('Partitions for Linux on sda');
 });
+
+test('an arrow key split across two reads (serial-over-LAN) is still an arrow, not Esc', async () => {
+  const h = makeSession();
+  const ui = renderApp(h, { ...fromRecipe(RECIPE, await h.session.disk('/dev/sda')), screen: 'disk' });
+  await ui.waitFor('nvme0n1');
+  await ui.waitFor(/> sda/);
+  ui.stdin.write('\u001B');
+  await new Promise((r) => setTimeout(r, 15));
+  ui.stdin.write('[B');
+  await ui.waitFor(/> sdb/);
+  assert.match(ui.frame(), /\[Disk\]/, 'still on the Disk screen');
+  // A real Esc still goes back, after a short wait for a sequence that does not come.
+  ui.stdin.write('\u001B');
+  await ui.waitFor('Enter: choose the disk');
+});

@@ -36,7 +36,7 @@ test('a registry that answers 401 asks for credentials, then lists; the password
   await ui.waitFor('The registry refused these credentials.');
   assert.match(ui.frame(), /► Password/);
   await ui.type('pa55-word-x');
-  assert.match(ui.frame(), /Password\s+\*{11}/);
+  await ui.waitFor(/Password\s+\*{11}/);
   await ui.press(KEY.enter);
   await ui.waitFor('Repositories (2)');
   assert.match(ui.frame(), /Registry registry\.test:5000 \(as tech\)/);

@@ -135,9 +135,12 @@ test('a manifest whose bytes do not match the digest asked for is digest-mismatc
   await assert.rejects(client.resolve(`${registry.host}/os/a@${wrong}`), refusal('digest-mismatch', new RegExp(`not the requested ${wrong}`)));
 });
 
-test('a missing tag is not-found, naming the reference and the way to list tags', async () => {
+test('a missing tag is not-found, naming the reference, with a hint on how to list the tags', async () => {
   await assert.rejects(
     client.resolve(`${registry.host}/os/a:nope`),
-    refusal('not-found', new RegExp(`${registry.host}/os/a:nope: not found \\(HTTP 404, MANIFEST_UNKNOWN: manifest unknown\\); .*listTags`)),
+    refusal('not-found', new RegExp(`${registry.host}/os/a:nope: not found \\(HTTP 404, MANIFEST_UNKNOWN: manifest unknown\\); check the repository and tag`)),
   );
+  const e = await client.resolve(`${registry.host}/os/a:nope`).catch((err: RegistryError) => err);
+  assert.ok(e instanceof RegistryError);
+  assert.match(e.hint, /tags\/list/);
 });

@@ -25,14 +25,17 @@ async function drives(name: string, content: Record<string, Record<string, strin
   const calls: string[] = [];
   const paths: Record<string, string> = {};
   const media: Record<string, string | undefined> = {};
+  // The medium is ready before the drive appears, so a poll never sees a half-inserted disc.
   const insert = async (drive: string, files: Record<string, string> | 'no-medium') => {
-    paths[drive] = join(base, drive);
-    await writeFile(paths[drive], '');
-    if (files === 'no-medium') return;
-    const dir = join(base, `${drive}.content`);
-    await mkdir(dir, { recursive: true });
-    for (const [f, text] of Object.entries(files)) await writeFile(join(dir, f), text);
-    media[paths[drive]] = dir;
+    const path = join(base, drive);
+    if (files !== 'no-medium') {
+      const dir = join(base, `${drive}.content`);
+      await mkdir(dir, { recursive: true });
+      for (const [f, text] of Object.entries(files)) await writeFile(join(dir, f), text);
+      media[path] = dir;
+    }
+    await writeFile(path, '');
+    paths[drive] = path;
   };
   for (const [drive, files] of Object.entries(content)) await insert(drive, files);
   const mount = async (device: string, where: string) => {

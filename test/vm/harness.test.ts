@@ -60,6 +60,8 @@ const PROBE_UNIT = `[Unit]
 Description=VM harness probe
 Wants=network-online.target
 After=network-online.target
+# The serial getty hangs up ttyS0 when it starts, which silences whatever else writes there: finish first.
+Before=serial-getty@ttyS0.service getty.target
 
 [Service]
 Type=oneshot

@@ -1,5 +1,5 @@
 import { useInput, type Key } from 'ink';
-import { createContext, useContext, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 
 type Handler = (input: string, key: Key) => void;
 interface Entry {
@@ -9,6 +9,11 @@ interface Entry {
 
 /** How long a key waits for the redraw the previous key caused, when it caused none. */
 const SETTLE_MS = 40;
+/**
+ * A lone Esc waits this long for the rest of an escape sequence: over serial-over-LAN an arrow key's
+ * ESC [ B can arrive in two reads, and Ink would see Esc (back!) then "[B".
+ */
+export const ESC_DELAY_MS = 100;
 
 /**
  * One subscription to Ink's input for the whole app, handing keys to the components that want them, one key
@@ -26,9 +31,37 @@ export class KeyRouter {
   private commits = 0;
   private onCommit?: () => void;
 
+  private pendingEsc?: NodeJS.Timeout;
+
   push(input: string, key: Key) {
-    this.queue.push(...splitPaste(input, key));
+    if (this.pendingEsc) {
+      clearTimeout(this.pendingEsc);
+      this.pendingEsc = undefined;
+      const joined = joinEscape(input);
+      if (joined) {
+        this.enqueue(joined.key);
+        if (joined.rest) this.enqueue(...splitPaste(joined.rest, NO_KEY));
+        return;
+      }
+      this.enqueue(['', ESC_KEY]);
+    }
+    if (key.escape && input === '') {
+      this.pendingEsc = setTimeout(() => {
+        this.pendingEsc = undefined;
+        this.enqueue(['', ESC_KEY]);
+      }, ESC_DELAY_MS);
+      return;
+    }
+    this.enqueue(...splitPaste(input, key));
+  }
+
+  private enqueue(...keys: [string, Key][]) {
+    this.queue.push(...keys);
     if (!this.pumping) void this.pump();
+  }
+
+  dispose() {
+    if (this.pendingEsc) clearTimeout(this.pendingEsc);
   }
 
   committed() {
@@ -104,12 +137,44 @@ export function splitPaste(input: string, key: Key): [string, Key][] {
   });
 }
 
+const ESC_KEY: Key = { ...NO_KEY, escape: true, meta: true };
+
+const CSI_KEYS: Record<string, Partial<Key>> = {
+  '[A': { upArrow: true },
+  '[B': { downArrow: true },
+  '[C': { rightArrow: true },
+  '[D': { leftArrow: true },
+  OA: { upArrow: true },
+  OB: { downArrow: true },
+  OC: { rightArrow: true },
+  OD: { leftArrow: true },
+  '[H': { home: true },
+  '[F': { end: true },
+  OH: { home: true },
+  OF: { end: true },
+  '[1~': { home: true },
+  '[4~': { end: true },
+  '[5~': { pageUp: true },
+  '[6~': { pageDown: true },
+  '[3~': { delete: true },
+  '[Z': { tab: true, shift: true },
+};
+
+/** The tail of an escape sequence that came after its ESC, as the key it was ("[B" -> Down). */
+export function joinEscape(input: string): { key: [string, Key]; rest: string } | undefined {
+  const m = /^(\[[0-9;]*[A-Za-z~]|O[A-Za-z])/.exec(input);
+  const named = m ? CSI_KEYS[m[1]!] : undefined;
+  if (!m || !named) return undefined;
+  return { key: ['', { ...NO_KEY, ...named }], rest: input.slice(m[1]!.length) };
+}
+
 const RouterContext = createContext<KeyRouter | undefined>(undefined);
 
 export function KeyRouterProvider({ children }: { children: ReactNode }) {
   const [router] = useState(() => new KeyRouter());
   const latest = useRef(router);
   useInput((input, key) => latest.current.push(input, key));
+  useEffect(() => () => router.dispose(), [router]);
   return <RouterContext.Provider value={router}>{children}</RouterContext.Provider>;
 }
 
