@@ -105,10 +105,12 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
   const startedAt = now();
   const done: InstallResult['steps'] = [];
   let failure: { step: StepName; message: string } | undefined;
+  let unwinding = false;
 
   const contextFor = (step: StepName): StepContext => {
     const onCommand = (command: string) => emit({ type: 'command', at: now(), step, command });
-    const execOpts = (o: ExecOptions = {}): ExecOptions => ({ signal, onCommand, ...o, redact: [...secrets, ...(o.redact ?? [])] });
+    // Cleanups run after an abort too, so from then on commands no longer take the abort signal.
+    const execOpts = (o: ExecOptions = {}): ExecOptions => ({ signal: unwinding ? undefined : signal, onCommand, ...o, redact: [...secrets, ...(o.redact ?? [])] });
     return {
       plan,
       state,
@@ -148,6 +150,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
     done.push({ step, durationMs: Date.now() - t0 });
     emit({ type: 'step-end', at: now(), step, durationMs: Date.now() - t0 });
   }
+  unwinding = true;
   await unwind(cleanups, (message, level) => emit({ type: 'log', at: now(), level, message }));
   const result: InstallResult = {
     ok: !failure,

@@ -29,6 +29,8 @@ export interface AppProps {
   /** The wizard state to open with (a recipe given with --recipe opens at Review). */
   initial?: WizardState;
   onExit: (code: number) => void;
+  /** Told about the install being run (and undefined when it ends), so a signal can abort it and wait. */
+  onRun?: (run: InstallRun | undefined) => void;
 }
 
 function Screen({ screen, openLog }: { screen: ScreenId; openLog: () => void }) {
@@ -55,7 +57,7 @@ function Screen({ screen, openLog }: { screen: ScreenId; openLog: () => void }) 
 }
 
 /** The console installer: the wizard's state, the install in progress, and the one way out (`exit`). */
-export function App({ session, kind, size, initial, onExit }: AppProps) {
+export function App({ session, kind, size, initial, onExit, onRun }: AppProps) {
   const app = useApp();
   const theme = themeFor(kind);
   const termSize = useTerminalSize(size);
@@ -87,13 +89,16 @@ export function App({ session, kind, size, initial, onExit }: AppProps) {
       setLogOpen(false);
       const started = session.run(r, feed.push);
       runRef.current = started;
+      onRun?.(started);
       go('install');
       started.done.then(
         (result) => {
+          onRun?.(undefined);
           feed.flush();
           go(result.ok ? 'done' : 'failed');
         },
         (e: Error) => {
+          onRun?.(undefined);
           const m = feed.model;
           m.failure = { step: m.current ?? r.prepared.plan.steps[0]!, message: `the installer itself failed: ${e.message}` };
           feed.flush();
@@ -102,7 +107,7 @@ export function App({ session, kind, size, initial, onExit }: AppProps) {
       );
       return undefined;
     },
-    [session, feed, go],
+    [session, feed, go, onRun],
   );
 
   const install: InstallController = useMemo(

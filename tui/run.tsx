@@ -1,6 +1,6 @@
 /** Start the console installer (or the read-only watch) on this terminal; resolves with the exit code. */
 import { render } from 'ink';
-import { ensureTerminalSize, type ConsoleSession } from '../ops/console-session.ts';
+import { CONSOLE_EXIT, ensureTerminalSize, type ConsoleSession, type InstallRun } from '../ops/console-session.ts';
 import type { InstallEvent } from '../ops/events.ts';
 import type { Recipe } from '../ops/recipe.ts';
 import { App, stateForRecipe } from './app.tsx';
@@ -25,13 +25,47 @@ function terminal() {
   };
 }
 
+/**
+ * SIGTERM (systemd stopping the unit), SIGHUP (the VT hung up) or SIGINT: abort a running install, wait for the
+ * runner to unmount and detach what it set up, then leave with 130.
+ */
+function onSignals(stop: (signal: string) => void): () => void {
+  const handlers = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const).map((sig) => {
+    const h = () => stop(sig);
+    process.on(sig, h);
+    return () => void process.off(sig, h);
+  });
+  return () => handlers.forEach((off) => off());
+}
+
 export async function runConsole(session: ConsoleSession, recipe?: Recipe): Promise<number> {
   const t = terminal();
   let initial;
   if (recipe) initial = (await stateForRecipe(session, recipe)).state;
   let code = 0;
-  const instance = render(<App session={session} kind={t.kind} size={t.fixed} initial={initial} onExit={(c) => (code = c)} />, t.options);
-  await instance.waitUntilExit();
+  let running: InstallRun | undefined;
+  const instance = render(
+    <App session={session} kind={t.kind} size={t.fixed} initial={initial} onExit={(c) => (code = c)} onRun={(r) => (running = r)} />,
+    t.options,
+  );
+  const off = onSignals((signal) => {
+    code = CONSOLE_EXIT.quit;
+    const run = running;
+    if (!run) return instance.unmount();
+    run.abort(`${signal}: the console is stopping`);
+    const timeout = new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+    void Promise.race([run.done.catch(() => undefined), timeout]).then(() => instance.unmount());
+  });
+  try {
+    await instance.waitUntilExit();
+    // Leaving with an install still running (it cannot, but be sure): let the runner clean up first.
+    if (running) {
+      running.abort('the console is closing');
+      await running.done.catch(() => undefined);
+    }
+  } finally {
+    off();
+  }
   t.stdout.write(CLEAR);
   return code;
 }

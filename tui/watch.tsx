@@ -1,7 +1,7 @@
 import { Box, Text, useApp } from 'ink';
-import { useEffect, useState } from 'react';
+import { useContext, useEffect, useState } from 'react';
 import type { InstallEvent } from '../ops/events.ts';
-import { Frame } from './components/Frame.tsx';
+import { Frame, frameSize } from './components/Frame.tsx';
 import { Para } from './components/Fields.tsx';
 import { InstallView } from './components/InstallView.tsx';
 import { SizeContext, ThemeContext, useTheme, type TerminalSize } from './context.tsx';
@@ -54,6 +54,7 @@ export function WatchApp({ subscribe, kind, size, source, onExit }: WatchProps) 
 
 function WatchScreen({ source, model, openLog, leave }: { source: string; model: ReturnType<typeof useInstallFeed>['model']; openLog: () => void; leave: () => void }) {
   const theme = useTheme();
+  const { width, height } = frameSize(useContext(SizeContext)).body;
   const running = !model.result;
   const spin = useSpinner(running);
   const tick = useTick(running);
@@ -64,7 +65,7 @@ function WatchScreen({ source, model, openLog, leave }: { source: string; model:
   ];
   const r = model.result;
   return (
-    <Frame screen={r ? (r.ok ? 'done' : 'failed') : 'install'} keys={keys} note={fit(`Watching the automatic install (read-only): ${source}`, 70)}>
+    <Frame screen={r ? (r.ok ? 'done' : 'failed') : 'install'} keys={keys} note={fit(`Watching the automatic install (read-only): ${source}`, width - 6, theme.glyphs.ellipsis)}>
       {!r ? (
         <InstallView model={model} spin={spin} tick={tick} headline={model.events ? 'Automatic install in progress' : `${spin} waiting for the install to start`} />
       ) : (
@@ -74,8 +75,8 @@ function WatchScreen({ source, model, openLog, leave }: { source: string; model:
           </Text>
           {!r.ok && model.failure ? <Para text={`${model.failure.message}${model.failure.hint ? `\nWhat to do: ${model.failure.hint}` : ''}`} max={6} colour={theme.colour.bad} /> : null}
           {r.ok
-            ? summaryLines(model, theme, 76)
-                .slice(0, 14)
+            ? summaryLines(model, theme, width)
+                .slice(0, height - 1)
                 .map((l, i) => <Text key={i}>{l || ' '}</Text>)
             : null}
         </Box>

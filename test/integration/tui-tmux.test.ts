@@ -72,6 +72,7 @@ function terminal(name: string, args: string[]) {
   sessions.push(session);
   const screen = () => tmux('capture-pane', '-p', '-t', session);
   return {
+    session,
     screen,
     async keys(...keys: string[]) {
       for (const k of keys) {
@@ -170,7 +171,18 @@ test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation
   await term.type('disk.img');
   await term.keys('Enter');
   s = await term.waitFor(/image-linux\.service.*\n[\s\S]*(█|░)+\s+\d+%/);
-  await keep('7-install', s);
+  // Watch the bar move: keep a frame from the middle of the download.
+  let middle = s;
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(50)) {
+    const now = term.screen();
+    if (/█+░+\s+([1-9]\d?)%/.test(now) && /MiB\/s\s+ETA \d\d:\d\d/.test(now)) {
+      middle = now;
+      break;
+    }
+    if (now.includes('Installed Linux')) break;
+  }
+  assert.match(middle, /\d+(\.\d)? (KiB|MiB) of 160 MiB/);
+  await keep('7-install', middle);
   await term.keys('l');
   await keep('7-install-log', await term.waitFor('Full log'));
   await term.keys('Escape');
@@ -225,6 +237,39 @@ test('--recipe opens at Review; a failing step shows the error and the hint; ret
   await term.keys('s');
   assert.equal(await term.exitCode(), 10);
   assert.equal(loopsOf(disk), '');
+});
+
+test('SIGTERM during the install (systemd stopping the unit): the runner aborts and cleans up, exit 130', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = makeDiskImage(join(work, 'disk3.img'), '1G');
+  const recipe = join(work, 'sigterm.json');
+  await writeFile(
+    recipe,
+    JSON.stringify({
+      task_target: 'install-linux.target',
+      target_disk: disk,
+      oci_url: `${registry.host}/os-images/debian-rootfs:12`,
+      partition_layout: [
+        { size: '64M', type_guid: 'ef00', format: 'vfat', label: 'EFI' },
+        { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
+      ],
+    }),
+  );
+  const term = terminal('sigterm', ['--recipe', recipe, '--stop-before', 'bootloader-linux.service', '--log', join(work, 'sigterm.jsonl')]);
+  await term.waitFor('WILL BE DESTROYED');
+  await term.type('disk3.img');
+  await term.keys('Enter');
+  await term.waitFor('Installing Linux onto disk3.img');
+  const shell = tmux('display-message', '-p', '-t', term.session, '#{pane_pid}').trim();
+  const node = sh(`pgrep -P ${shell} node`).trim();
+  sh(`kill -TERM ${node}`);
+  assert.equal(await term.exitCode(30_000), 130);
+  assert.equal(loopsOf(disk), '', 'the loop device was detached');
+  const log = await readFile(join(work, 'sigterm.jsonl'), 'utf8');
+  const mounts = await readFile('/proc/mounts', 'utf8');
+  for (const dir of new Set(log.match(/\/run\/shoal-install\/target-\w+/g) ?? [])) assert.ok(!mounts.includes(dir), `${dir} was unmounted`);
+  assert.match(log, /"type":"result"/);
+  assert.match(log, /SIGTERM|aborted/);
 });
 
 test('without a terminal the console refuses with a clear message', async (t) => {

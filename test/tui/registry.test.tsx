@@ -80,13 +80,13 @@ test('with no registry set, the Image screen asks for a reference; h names the r
   await ui.waitFor('No registry set');
   await ui.waitFor('Image reference');
   await ui.press(KEY.esc);
-  await ui.waitFor('Install onto which disk?');
+  await ui.waitFor('nvme0n1');
   await ui.press(KEY.enter);
   await ui.waitFor('Image reference');
   await ui.type('x');
   await ui.press(KEY.ctrlU);
   await ui.press(KEY.esc);
-  await ui.waitFor('Install onto which disk?');
+  await ui.waitFor('nvme0n1');
   assert.equal(h.session.registry().host, undefined);
   h.session.useRegistry('registry.test:5000');
   await ui.press(KEY.enter);
