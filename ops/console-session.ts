@@ -192,7 +192,7 @@ export function foundOnDisk(d: DiskFacts): string | undefined {
 
 function choiceOf(d: DiskFacts, extra: boolean): DiskChoice {
   const blockers = [...(d.readOnly ? ['the disk is read-only'] : []), ...d.inUse];
-  return { facts: d, blockers, bootMedium: d.inUse.some((r) => r.includes('boot medium')), found: foundOnDisk(d), extra };
+  return { facts: d, blockers, bootMedium: d.bootMedium, found: foundOnDisk(d), extra };
 }
 
 const refusal = (e: unknown): string[] | undefined => {

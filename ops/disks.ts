@@ -76,6 +76,8 @@ export interface DiskFacts {
   partitions: ExistingPartition[];
   /** Why this disk must not be written; empty when it is free. */
   inUse: string[];
+  /** The running system booted from it (one of the reasons in `inUse`). */
+  bootMedium: boolean;
 }
 
 const clean = (s: string | null | undefined) => (s && s.trim() !== '' ? s.trim() : undefined);
@@ -104,11 +106,14 @@ function transportOf(d: LsblkDevice): string | undefined {
   return undefined;
 }
 
+const bootMount = (d: LsblkDevice) =>
+  [d, ...(d.children ?? [])].flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m }))).find((x) => BOOT_MOUNTS.includes(x.m));
+
 async function reasonsInUse(d: LsblkDevice, swaps: string[]): Promise<string[]> {
   const reasons: string[] = [];
   const all = [d, ...(d.children ?? [])];
   const mounted = all.flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m })));
-  const boot = mounted.find((x) => BOOT_MOUNTS.includes(x.m));
+  const boot = bootMount(d);
   if (boot) reasons.push(`it is the running system's boot medium (${boot.dev} is mounted at ${boot.m})`);
   for (const x of mounted.filter((x) => x !== boot)) reasons.push(`${x.dev} is mounted at ${x.m}`);
   for (const c of all) if (swaps.includes(c.path)) reasons.push(`${c.path} is active swap`);
@@ -144,6 +149,7 @@ async function fromLsblk(d: LsblkDevice, swaps: string[]): Promise<DiskFacts> {
         mountpoints: mounts(c),
       })),
     inUse: await reasonsInUse(d, swaps),
+    bootMedium: bootMount(d) !== undefined,
   };
 }
 
@@ -177,6 +183,7 @@ export async function inspectDisk(path: string): Promise<DiskFacts> {
       readOnly: false,
       partitions: [],
       inUse: loops.map((l) => `the image is attached as ${l}: detach it first (losetup -d ${l})`),
+      bootMedium: false,
     };
   }
   if (!st.isBlockDevice()) throw new DiskError(`${path} is neither a block device nor a disk image file`);

@@ -72,6 +72,7 @@ export function fixtureDisks(): DiskFacts[] {
         { path: '/dev/sda2', sizeBytes: 479 * GiB, fstype: 'ext4', label: 'root', typeName: 'Linux filesystem', mountpoints: [] },
       ],
       inUse: [],
+      bootMedium: false,
     },
     {
       path: '/dev/sdb',
@@ -85,6 +86,7 @@ export function fixtureDisks(): DiskFacts[] {
       partitionTable: 'gpt',
       partitions: [{ path: '/dev/sdb1', sizeBytes: 8 * GiB, fstype: 'ext4', label: 'shoal-maint', mountpoints: ['/'] }],
       inUse: ["it is the running system's boot medium (/dev/sdb1 is mounted at /)"],
+      bootMedium: true,
     },
     {
       path: '/dev/sdc',
@@ -97,6 +99,7 @@ export function fixtureDisks(): DiskFacts[] {
       readOnly: true,
       partitions: [],
       inUse: [],
+      bootMedium: false,
     },
     {
       path: '/dev/nvme0n1',
@@ -115,6 +118,7 @@ export function fixtureDisks(): DiskFacts[] {
         { path: '/dev/nvme0n1p3', sizeBytes: 959 * GiB, fstype: 'ntfs', label: 'Windows', typeName: 'Microsoft basic data', mountpoints: [] },
       ],
       inUse: [],
+      bootMedium: false,
     },
   ];
 }

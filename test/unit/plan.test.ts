@@ -19,6 +19,7 @@ const disk = (over: Partial<DiskFacts> = {}): DiskFacts => ({
   readOnly: false,
   partitions: [],
   inUse: [],
+  bootMedium: false,
   ...over,
 });
 const example = async (name: string): Promise<Recipe> =>
