@@ -12,15 +12,7 @@ export interface StepView {
   note?: string;
 }
 
-export interface ProgressView {
-  step: StepName;
-  bytes: number;
-  total?: number;
-  rate: number;
-  etaSeconds?: number;
-  phase?: string;
-  unit?: 'bytes' | 'files';
-}
+export type ProgressView = Omit<Extract<InstallEvent, { type: 'progress' }>, 'type' | 'at'>;
 
 /** Everything the Install, Done and Failed screens show, built from the runner's events alone. */
 export interface InstallModel {

@@ -4,13 +4,11 @@ import type { DiskChoice } from '../../ops/console-session.ts';
 import { formatBytes } from '../../ops/sizes.ts';
 import { Frame } from '../components/Frame.tsx';
 import { ListView, moveIndex } from '../components/ListView.tsx';
-import { useBody, useSession, useTheme } from '../context.tsx';
+import { useBody, useTheme } from '../context.tsx';
+import { useScreen } from '../hooks/useScreen.ts';
 import { useAsync } from '../hooks/useAsync.ts';
-import { useConfirm } from '../hooks/useConfirm.ts';
-import { useSpinner } from '../hooks/useSpinner.ts';
 import { movement, type Binding } from '../keys.ts';
 import { fit, padEnd, wrap } from '../text.ts';
-import { useWizard } from '../wizard-context.tsx';
 import { Loading, Prompt, quitKeys } from './common.tsx';
 
 const shortBlocker = (d: DiskChoice) => (d.bootMedium ? 'boot medium' : d.facts.readOnly ? 'read-only' : 'in use');
@@ -57,12 +55,7 @@ function Details({ disk, lines }: { disk: DiskChoice; lines: number }) {
 }
 
 export function DiskScreen() {
-  const session = useSession();
-  const w = useWizard();
-  const theme = useTheme();
-  const { width, height } = useBody();
-  const confirm = useConfirm();
-  const spin = useSpinner(true);
+  const { session, w, theme, width, height, confirm, spin } = useScreen();
   const disks = useAsync(() => session.disks(), []);
   const [picked, setIndex] = useState<number | undefined>();
   const [message, setMessage] = useState<{ text: string; tone: 'bad' | 'ok' } | undefined>();

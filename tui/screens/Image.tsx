@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { useScreen } from '../hooks/useScreen.ts';
 import { useEffect, useState } from 'react';
 import type { ImageInfo } from '../../ops/console-session.ts';
 import { formatBytes } from '../../ops/sizes.ts';
@@ -6,13 +7,11 @@ import { Field } from '../components/Fields.tsx';
 import { Frame } from '../components/Frame.tsx';
 import { ListView, moveIndex } from '../components/ListView.tsx';
 import { TextField } from '../components/TextField.tsx';
-import { useBody, useSession, useTheme } from '../context.tsx';
+import { useBody, useTheme } from '../context.tsx';
 import { useAsync, type AsyncState } from '../hooks/useAsync.ts';
-import { useConfirm } from '../hooks/useConfirm.ts';
 import { useSpinner } from '../hooks/useSpinner.ts';
 import { movement, type Binding } from '../keys.ts';
 import { fit, padEnd } from '../text.ts';
-import { useWizard } from '../wizard-context.tsx';
 import { Prompt, quitKeys } from './common.tsx';
 
 type Mode = 'repos' | 'tags' | 'type' | 'host' | 'login';
@@ -59,12 +58,7 @@ function Details({ info, lines }: { info: AsyncState<ImageInfo | undefined>; lin
 }
 
 export function ImageScreen() {
-  const session = useSession();
-  const w = useWizard();
-  const theme = useTheme();
-  const { width, height } = useBody();
-  const confirm = useConfirm();
-  const spin = useSpinner(true);
+  const { session, w, theme, width, height, confirm, spin } = useScreen();
   const [gen, setGen] = useState(0);
   const host = session.registry().host;
   // Coming back: open at the chosen image's tag on this registry.

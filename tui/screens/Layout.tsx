@@ -8,15 +8,13 @@ import { formatBytes } from '../../ops/sizes.ts';
 import { Frame } from '../components/Frame.tsx';
 import { ListView, moveIndex } from '../components/ListView.tsx';
 import { TextField } from '../components/TextField.tsx';
-import { useBody, useSession, useTheme } from '../context.tsx';
+import { useTheme } from '../context.tsx';
+import { useScreen } from '../hooks/useScreen.ts';
 import { useAsync } from '../hooks/useAsync.ts';
-import { useConfirm } from '../hooks/useConfirm.ts';
-import { useSpinner } from '../hooks/useSpinner.ts';
 import { movement, type Binding } from '../keys.ts';
 import { addPartition, cloneParts, presetsFor, type PartitionDraft, type Preset } from '../model/layouts.ts';
 import { toRecipe } from '../model/wizard.ts';
 import { fit, padEnd, wrap } from '../text.ts';
-import { useWizard } from '../wizard-context.tsx';
 import { Prompt, quitKeys } from './common.tsx';
 
 type Focus = 'presets' | 'table' | 'edit';
@@ -45,12 +43,7 @@ function row(p: PartitionDraft, i: number, planned: Plan | undefined, w: number)
 }
 
 export function LayoutScreen() {
-  const session = useSession();
-  const w = useWizard();
-  const theme = useTheme();
-  const { width, height } = useBody();
-  const confirm = useConfirm();
-  const spin = useSpinner(true);
+  const { session, w, theme, width, height, confirm, spin } = useScreen();
   const os = w.state.image?.os ?? 'linux';
   const disk = w.state.disk!;
   const presets = presetsFor(os);

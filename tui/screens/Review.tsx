@@ -5,23 +5,15 @@ import { formatBytes } from '../../ops/sizes.ts';
 import { Frame } from '../components/Frame.tsx';
 import { clampOffset, ScrollText } from '../components/ScrollText.tsx';
 import { TextField } from '../components/TextField.tsx';
-import { useBody, useSession, useTheme } from '../context.tsx';
+import { useScreen } from '../hooks/useScreen.ts';
 import { useAsync } from '../hooks/useAsync.ts';
-import { useConfirm } from '../hooks/useConfirm.ts';
-import { useSpinner } from '../hooks/useSpinner.ts';
 import { movement, type Binding } from '../keys.ts';
 import { toRecipe } from '../model/wizard.ts';
 import { fit, wrap } from '../text.ts';
-import { useWizard } from '../wizard-context.tsx';
 import { Prompt, quitKeys } from './common.tsx';
 
 export function ReviewScreen() {
-  const session = useSession();
-  const w = useWizard();
-  const theme = useTheme();
-  const { width, height } = useBody();
-  const confirm = useConfirm();
-  const spin = useSpinner(true);
+  const { session, w, theme, width, height, confirm, spin } = useScreen();
   const recipe = toRecipe(w.state);
   const review = useAsync<Checked<Review>>(
     () => (recipe ? session.review(recipe) : Promise.resolve({ ok: false as const, reasons: ['choose a disk and an image first'] })),
