@@ -62,7 +62,11 @@ export const Recipe = z.strictObject({
   firmware_url: z.url().optional(),
   env: z.record(z.string(), z.string()).optional(),
   notes: z.string().max(2000).optional(),
-  kernel_args: z.string().optional(),
+  // /etc/default/grub is shell that grub-mkconfig sources: nothing here may quote, expand or break a line.
+  kernel_args: z
+    .string()
+    .regex(/^[^"'`$\\\n\r;&|<>]*$/, 'kernel arguments without quotes, $, `, \\, ;, &, |, <, > or line breaks')
+    .optional(),
   hostname: z
     .string()
     .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/, 'a DNS host name')

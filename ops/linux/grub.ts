@@ -48,7 +48,8 @@ export function pinRootByUuid(cfg: string, rootUuid: string): string {
 async function addKernelArgs(root: string, args: string | undefined): Promise<void> {
   if (!args?.trim()) return;
   const file = join(root, 'etc/default/grub');
-  const line = `GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ${args.trim().replaceAll('"', '\\"')}"  # added by shoal-install\n`;
+  // The recipe schema admits no quote, `$` or line break here, so the line is inert as shell.
+  const line = `GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ${args.trim()}"  # added by shoal-install\n`;
   await appendFile(file, `\n${line}`);
 }
 

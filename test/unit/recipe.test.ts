@@ -61,3 +61,10 @@ test('unknown top-level fields, missing target and bad versions are rejected', (
 test('text that is not JSON says so', () => {
   assert.throws(() => parseRecipeText('{', 'task.iso/recipe.json'), /recipe.json is not JSON/);
 });
+
+test('kernel_args that could run as shell in /etc/default/grub are refused', () => {
+  assert.equal(parseRecipe({ ...base, kernel_args: 'console=ttyS0,115200 quiet net.ifnames=0' }).kernel_args, 'console=ttyS0,115200 quiet net.ifnames=0');
+  for (const bad of ['$(reboot)', 'a`id`', 'x" GRUB_TIMEOUT="0', 'a\nb', 'a; b']) {
+    assert.ok(problems({ ...base, kernel_args: bad }).some((x) => x.startsWith('$.kernel_args')), bad);
+  }
+});
