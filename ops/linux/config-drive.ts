@@ -11,7 +11,8 @@ const hostFromSerial = (serial: string) => `shoal-${serial.toLowerCase().replace
 export function renderMetaData(plan: Plan): string {
   const serial = plan.machine.serial;
   const host = plan.recipe.hostname ?? hostFromSerial(serial);
-  return `instance-id: iid-${serial.replace(/\s+/g, '-')}\nlocal-hostname: ${host}\n`;
+  // A DMI serial can hold anything (spaces, `:`, `#`); meta-data is YAML, so keep to characters YAML leaves alone.
+  return `instance-id: iid-${serial.replace(/[^A-Za-z0-9._-]+/g, '-')}\nlocal-hostname: ${host}\n`;
 }
 
 const describe = (name: string, bytes: Buffer) => `${name}: ${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`;

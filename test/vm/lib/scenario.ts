@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../../helpers/registry.ts';
 import { buildFixtureRootfs } from './fixture-os.ts';
 import { progress } from './log.ts';
-import { buildMaintenanceBase, MAINT_KERNEL_ARGS, makeMaintenanceDisk, type MaintenanceDisk } from './maint-root.ts';
+import { buildMaintenanceBase, MAINT_KERNEL_ARGS, makeMaintenanceDisk, type MaintenanceDisk, type OverlayFile } from './maint-root.ts';
 import type { VmOptions } from './qemu.ts';
 import { sh } from './sh.ts';
 import { makeTaskIso } from './task-iso.ts';
@@ -85,9 +85,10 @@ export async function buildCaches(): Promise<{ fixture: string; maintBase: strin
   return { fixture, maintBase };
 }
 
-/** The maintenance VM's root disk: the base plus node, the bundle, its wrapper and the units, enabled. */
-export async function makeInstallerDisk(maintBase: string, bundle: string, outImage: string): Promise<MaintenanceDisk> {
-  const overlayFiles: Record<string, { hostPath: string }> = {
+/** The maintenance VM's root disk: the base plus node, the bundle, its wrapper and the units, enabled; plus `extraFiles` (drop-ins, user-data). */
+export async function makeInstallerDisk(maintBase: string, bundle: string, outImage: string, extraFiles: Record<string, OverlayFile> = {}): Promise<MaintenanceDisk> {
+  const overlayFiles: Record<string, OverlayFile> = {
+    ...extraFiles,
     [GUEST_BUNDLE]: { hostPath: bundle },
     [GUEST_WRAPPER]: { hostPath: join(REPO_ROOT, 'scripts/shoal-install.sh') },
   };
