@@ -17,7 +17,7 @@ import { makePlan, PlanRefused, type Plan, type PlanOptions, type StepName } fro
 import { renderPlan } from './plan-text.ts';
 import { prepareInstall, type Prepared, type PrepareOptions } from './prepare.ts';
 import { parseRecipe, RecipeError, type Recipe, type RecipeInput } from './recipe.ts';
-import { runPlan, type StepImpl } from './runner.ts';
+import { resumePoint, runPlan, type StepImpl } from './runner.ts';
 import { formatBytes } from './sizes.ts';
 import { STEPS } from './steps.ts';
 import { openRegistry, type BrowserOptions, type RegistryBrowser, type RegistryCredentials } from './console-registry.ts';
@@ -388,8 +388,11 @@ export class ConsoleSession {
     return blockers.length ? blockers : undefined;
   }
 
-  /** Run the reviewed plan now; events go to `onEvent` and to the JSON-lines log. */
-  run(review: Review, onEvent: EventSink): InstallRun {
+  /**
+   * Run the reviewed plan now; events go to `onEvent` and to the JSON-lines log. After a failed attempt
+   * (`previous`), a retry starts at the failed step where that is safe (resumePoint).
+   */
+  run(review: Review, onEvent: EventSink, previous?: InstallResult): InstallRun {
     const { plan, inputs, secrets } = review.prepared;
     const ctl = new AbortController();
     const dir = this.options.logDir;
@@ -404,7 +407,8 @@ export class ConsoleSession {
       log?.sink(e);
       onEvent(e);
     };
-    const done = runPlan(plan, { steps: this.deps.steps, inputs, secrets, signal: ctl.signal, onEvent: sink }).finally(() => log?.close());
+    const resumeFrom = previous && !previous.ok ? resumePoint(plan, previous.failedStep) : undefined;
+    const done = runPlan(plan, { steps: this.deps.steps, inputs, secrets, resumeFrom, signal: ctl.signal, onEvent: sink }).finally(() => log?.close());
     return { abort: (reason = 'aborted at the console') => ctl.abort(new Error(reason)), done, logPath: log ? logPath : undefined };
   }
 

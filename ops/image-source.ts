@@ -36,14 +36,16 @@ export function registryClient(ctx: StepContext): RegistryClient {
   return client;
 }
 
+async function resolveNow(ctx: StepContext): Promise<ImageArtifact> {
+  const resolved = await registryClient(ctx).resolve(ctx.plan.image!);
+  return { resolved, kind: formatFromMetadata(resolved.layer) };
+}
+
 /** The manifest and its one layer, fetched once per install (preflight) and reused by the pull. */
 export async function resolveArtifact(ctx: StepContext): Promise<ImageArtifact> {
-  const cached = resolvedByPlan.get(ctx.plan);
-  if (cached) return cached;
-  const resolved = await registryClient(ctx).resolve(ctx.plan.image!);
-  const artifact = { resolved, kind: formatFromMetadata(resolved.layer) };
+  const artifact = resolvedByPlan.get(ctx.plan) ?? (await resolveNow(ctx));
   resolvedByPlan.set(ctx.plan, artifact);
-  ctx.state.imageDigest = resolved.manifestDigest;
+  ctx.state.imageDigest = artifact.resolved.manifestDigest;
   return artifact;
 }
 

@@ -61,7 +61,7 @@ async function waitForPartitions(ctx: StepContext, device: string, timeoutMs = 1
         'something may hold the disk open; run "partprobe" and "lsblk" on the console to see, or reboot the maintenance OS',
       );
     }
-    if (++rereads % 10 === 0) await ctx.exec(['blockdev', '--rereadpt', device], { okExitCodes: [1] });
+    if (++rereads % 10 === 0) await ctx.exec(['partprobe', device], { okExitCodes: [1] });
     await sleep(200);
   }
 }
@@ -80,11 +80,24 @@ async function checkUuids(ctx: StepContext, device: string): Promise<void> {
   }
 }
 
+async function useDisk(ctx: StepContext): Promise<string> {
+  const device = ctx.plan.disk.kind === 'image' ? await attachImage(ctx) : ctx.plan.disk.path;
+  ctx.state.device = device;
+  return device;
+}
+
 export const partitionStep: StepImpl = {
   title: 'Partition and format the disk',
+  /** The planned UUIDs prove the partitions are still the ones this plan made. */
+  async reattach(ctx) {
+    const device = await useDisk(ctx);
+    await ctx.exec(['partprobe', device]);
+    await waitForPartitions(ctx, device);
+    for (const p of ctx.plan.partitions) ctx.state.partitionDevices[p.number] = partitionDevice(device, p.number);
+    await checkUuids(ctx, device);
+  },
   async run(ctx) {
-    const device = ctx.plan.disk.kind === 'image' ? await attachImage(ctx) : ctx.plan.disk.path;
-    ctx.state.device = device;
+    const device = await useDisk(ctx);
     const [wipe, zap, create, probe, ...mkfs] = partitionCommands(ctx.plan, device);
     await ctx.exec(wipe!);
     await ctx.exec(zap!, { okExitCodes: [2] });

@@ -48,6 +48,8 @@ export interface StepImpl {
   /** Checks that need the network or the image (does the tag exist? is wim_index there?), run before any step writes. */
   preflight?(ctx: StepContext): Promise<void>;
   run(ctx: StepContext): Promise<void>;
+  /** When a retry starts after this step: pick up what it left (devices, UUIDs) without doing it again. */
+  reattach?(ctx: StepContext): Promise<void>;
   /** The plan's account of what this step will do, for `plan` and the review screen. */
   describe?(plan: Plan, device: string): string[];
 }
@@ -63,6 +65,8 @@ export interface InstallInputs {
 export interface RunOptions {
   steps: Record<StepName, StepImpl>;
   inputs?: InstallInputs;
+  /** Retry: the steps before this one are taken as done by an earlier attempt of the same plan (see resumePoint). */
+  resumeFrom?: StepName;
   onEvent: EventSink;
   signal?: AbortSignal;
   /** Registry passwords, user-data, unattend.xml: scrubbed from every event as a last line of defence. */
@@ -95,7 +99,9 @@ async function unwind(cleanups: { label: string; undo: () => Promise<unknown> }[
   }
 }
 
-/** Check every step first (nothing written), then run them in order; always release what was set up; report one result. */
+/**
+ * Resume where a retry may, then check every step first (nothing written), then run them in order; always release what was set up; report one result.
+ */
 export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResult> {
   const secrets = (opts.secrets ?? []).filter((s) => s.length >= 4);
   const emit: EventSink = (e) => opts.onEvent(scrub(e, secrets));
@@ -138,11 +144,19 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
   };
 
   for (const s of plan.skipped) emit({ type: 'step-skip', at: now(), step: s, reason: 'left out by --stop-before' });
-  for (const step of plan.steps) {
+  const first = opts.resumeFrom ? Math.max(0, plan.steps.indexOf(opts.resumeFrom)) : 0;
+  const earlier = plan.steps.slice(0, first);
+  const todo = plan.steps.slice(first);
+  for (const step of earlier) {
+    emit({ type: 'step-skip', at: now(), step, reason: 'done in the earlier attempt' });
+    const reattach = opts.steps[step].reattach;
+    if (reattach && !(await attempt(step, () => reattach(contextFor(step))))) break;
+  }
+  for (const step of failure ? [] : todo) {
     const check = opts.steps[step].preflight;
     if (check && !(await attempt(step, () => check(contextFor(step))))) break;
   }
-  for (const step of failure ? [] : plan.steps) {
+  for (const step of failure ? [] : todo) {
     const impl = opts.steps[step];
     const t0 = Date.now();
     emit({ type: 'step-start', at: now(), step, title: impl.title });
@@ -164,4 +178,14 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
   };
   emit({ type: 'result', at: now(), result });
   return result;
+}
+
+/**
+ * Where a retry of a failed plan starts. The boot loader and the config drive can be written again onto the
+ * same filesystems; a failed partition or image step starts over with fresh filesystems (an image streams,
+ * so no copy is kept, and a half-unpacked tree is not worth trusting).
+ */
+export function resumePoint(plan: Plan, failed: StepName | undefined): StepName | undefined {
+  if (!failed || failed === 'partition.service' || failed.startsWith('image-')) return undefined;
+  return plan.steps.includes(failed) ? failed : undefined;
 }

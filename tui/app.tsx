@@ -1,6 +1,7 @@
 import { useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import type { ConsoleSession, InstallRun, Review } from '../ops/console-session.ts';
+import type { InstallResult } from '../ops/events.ts';
 import type { Recipe } from '../ops/recipe.ts';
 import { SessionContext, SizeContext, ThemeContext, type TerminalSize } from './context.tsx';
 import { useInstallFeed } from './hooks/useInstallFeed.ts';
@@ -66,6 +67,7 @@ export function App({ session, kind, size, initial, onExit, onRun }: AppProps) {
   const feed = useInstallFeed();
   const [review, setReview] = useState<Review>();
   const runRef = useRef<InstallRun | undefined>(undefined);
+  const lastResult = useRef<InstallResult | undefined>(undefined);
   const exited = useRef(false);
 
   const go = useCallback((screen: ScreenId) => dispatch({ type: 'goto', screen }), []);
@@ -81,18 +83,20 @@ export function App({ session, kind, size, initial, onExit, onRun }: AppProps) {
   );
 
   const begin = useCallback(
-    async (r: Review): Promise<string[] | undefined> => {
+    async (r: Review, previous?: InstallResult): Promise<string[] | undefined> => {
       const reasons = await session.recheck(r);
       if (reasons) return reasons;
       feed.reset(initialInstall(r.steps));
       setReview(r);
       setLogOpen(false);
-      const started = session.run(r, feed.push);
+      lastResult.current = undefined;
+      const started = session.run(r, feed.push, previous);
       runRef.current = started;
       onRun?.(started);
       go('install');
       started.done.then(
         (result) => {
+          lastResult.current = result;
           onRun?.(undefined);
           feed.flush();
           go(result.ok ? 'done' : 'failed');
@@ -116,7 +120,7 @@ export function App({ session, kind, size, initial, onExit, onRun }: AppProps) {
       review,
       run: runRef.current,
       start: begin,
-      retry: () => (review ? begin(review) : Promise.resolve(['nothing to retry'])),
+      retry: () => (review ? begin(review, lastResult.current) : Promise.resolve(['nothing to retry'])),
       abort: () => runRef.current?.abort(),
     }),
     [feed, review, begin],

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Plan } from '../plan.ts';
 import type { StepImpl } from '../runner.ts';
+import { mountTarget } from './mounts.ts';
 
 /** DNS-safe form of the serial for a default host name. */
 const hostFromSerial = (serial: string) => `shoal-${serial.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'unknown'}`;
@@ -38,7 +39,7 @@ export const configDriveStep: StepImpl = {
       }
       return;
     }
-    const seed = join(ctx.state.targetRoot!, 'var/lib/cloud/seed/nocloud');
+    const seed = join(await mountTarget(ctx), 'var/lib/cloud/seed/nocloud');
     await mkdir(seed, { recursive: true, mode: 0o700 });
     await writeFile(join(seed, 'user-data'), userData, { mode: 0o600 });
     await writeFile(join(seed, 'meta-data'), metaData, { mode: 0o600 });

@@ -2,7 +2,7 @@ import { access, appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Plan } from '../plan.ts';
 import { StepError, type StepContext, type StepImpl } from '../runner.ts';
-import { bindSystemDirs } from './mounts.ts';
+import { bindSystemDirs, mountTarget } from './mounts.ts';
 import { readOsRelease } from './os-release.ts';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -74,7 +74,7 @@ async function checkEsp(root: string, id: string): Promise<void> {
 export const bootloaderLinuxStep: StepImpl = {
   title: 'Install GRUB for UEFI',
   async run(ctx) {
-    const root = ctx.state.targetRoot!;
+    const root = await mountTarget(ctx);
     const rootPart = ctx.plan.partitions.find((p) => p.mountpoint === '/')!;
     const rootUuid = ctx.state.fsUuids[rootPart.number]!;
     const id = bootloaderId(await readOsRelease(root));

@@ -50,6 +50,10 @@ export const imageLinuxStep: StepImpl = {
       `write ${root}/etc/fstab (every filesystem and swap by UUID)`,
     ];
   },
+  /** A retry after this step reports the same image. */
+  async reattach(ctx) {
+    await resolveArtifact(ctx);
+  },
   async preflight(ctx) {
     const artifact = await resolveArtifact(ctx);
     if (artifact.kind === 'wim') {

@@ -57,6 +57,10 @@ export const imageWindowsStep: StepImpl = {
       `${commandLine(hivexgetCommand(`${WINDOWS_MOUNT_SHOWN}/${SOFTWARE_HIVE}`))} (warn unless the image is generalized)`,
     ];
   },
+  /** A retry after this step reports the same image. */
+  async reattach(ctx) {
+    await resolveArtifact(ctx);
+  },
   async preflight(ctx) {
     for (const tool of ['wimapply', 'ntfs-3g']) {
       if (!(await commandExists(tool))) throw new StepError(`${tool} not found: a Windows image cannot be applied`, 'the maintenance OS needs wimtools and ntfs-3g');
