@@ -4,7 +4,8 @@
  * Shoal Linux recipe, and the qemu options for the three kinds of run (install, installed disk, failing install).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../../helpers/registry.ts';
@@ -261,4 +262,20 @@ export function serialClock(patterns: Record<string, RegExp>, start = Date.now()
     },
     describe: () => Object.entries(seen).map(([k, v]) => `${k} at ${v.toFixed(0)} s`).join(', '),
   };
+}
+
+/**
+ * The installer's one JSON-lines log, read off the maintenance disk without mounting it: all four Linux steps
+ * ended, the result is ok, and none of `secrets` (webhook secret, user-data markers) is in it.
+ */
+export async function assertCompleteInstallLog(image: string, work: string, secrets: string[]): Promise<void> {
+  const logs = await copyOutOfImage(image, '/var/log/shoal-install', join(work, 'install-logs'));
+  assert.ok(logs, 'the installer wrote /var/log/shoal-install');
+  const files = (await readdir(logs)).filter((f) => f.endsWith('.jsonl'));
+  assert.equal(files.length, 1, `one JSON-lines log: ${files.join(', ')}`);
+  const text = await readFile(join(logs, files[0]!), 'utf8');
+  const events = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string; result?: { ok: boolean } });
+  assert.deepEqual(events.filter((e) => e.type === 'step-end').map((e) => e.step), ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service']);
+  assert.equal(events.filter((e) => e.type === 'result').at(-1)?.result?.ok, true);
+  for (const secret of secrets) assert.ok(!text.includes(secret), 'no secret, no user-data in the JSON log');
 }
