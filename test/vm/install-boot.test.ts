@@ -22,6 +22,8 @@ import {
   buildCaches,
   copyDisk,
   assertCompleteInstallLog,
+  assertFirstBoot,
+  POWER_DOWN,
   FIRSTBOOT_MARKER,
   linuxRecipe,
   makeInstallerDisk,
@@ -53,7 +55,6 @@ const MISSING_TAG = 'no-such-tag';
 const ISO_8601 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The kernel's last words on a clean power-off (as opposed to a reboot or a panic, which -no-reboot also ends). */
-const POWER_DOWN = /reboot: Power down/;
 
 let vmFailures = 0;
 
@@ -199,20 +200,7 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
     const options = targetBootVmOptions({ name: 'firstboot', target, ovmfVars: vars, serialLog: join(work, 'serial-firstboot.log'), timeoutMs: 15 * 60_000, serial: SERIAL_OK });
     await withSerialTail('first boot of the installed disk', work, () => phases.run('VM 2: first boot (same VARS, NVRAM entry)', () => runVm({ ...options, onLine: (l) => (clock.onLine(l), progress(`firstboot| ${l}`)) })), (r) => {
       progress(`first boot: ${clock.describe()}`);
-      const serial = r.serial;
-      assert.equal(r.timedOut, false, 'the first boot timed out');
-      assert.match(serial, /BdsDxe: (loading|starting) Boot[0-9A-F]{4} "debian"/, 'the firmware took the "debian" entry the install wrote');
-      assert.match(serial, /Welcome to GRUB|GNU GRUB|Booting `Debian GNU\/Linux'/, 'GRUB ran');
-      assert.match(serial, /Linux version \d/, 'the kernel started');
-      const cmdline = /Kernel command line: (.*)$/m.exec(serial)?.[1] ?? '';
-      assert.match(cmdline, /\broot=UUID=[0-9a-f-]{36}\b/, `root by UUID: ${cmdline}`);
-      assert.ok(cmdline.split(/\s+/).includes(RECIPE_KERNEL_ARGS), `the recipe's kernel_args: ${cmdline}`);
-      assert.match(cmdline, /\bconsole=ttyS0,115200\b/);
-      assert.ok(serial.includes(FIRSTBOOT_MARKER), `cloud-init ran the user-data: ${FIRSTBOOT_MARKER}`);
-      assert.match(serial, /Cloud-init v\. \S+ finished at .* Datasource DataSourceNoCloud \[seed=\/dev\/vda2\]/, 'NoCloud seed from the cidata partition');
-      assert.deepEqual(serial.match(/^\[FAILED\].*$/gm) ?? [], [], 'no unit failed on first boot');
-      assert.ok(r.poweredOff, `the guest powered off by itself (cloud-init power_state), exit ${r.exitCode}`);
-      assert.match(serial, POWER_DOWN);
+      assertFirstBoot(r, RECIPE_KERNEL_ARGS, FIRSTBOOT_MARKER);
       firstBooted = true;
     });
   });

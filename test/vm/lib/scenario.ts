@@ -12,7 +12,7 @@ import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } f
 import { buildFixtureRootfs } from './fixture-os.ts';
 import { progress } from './log.ts';
 import { buildMaintenanceBase, MAINT_KERNEL_ARGS, makeMaintenanceDisk, type MaintenanceDisk, type OverlayFile } from './maint-root.ts';
-import type { VmOptions } from './qemu.ts';
+import type { VmOptions, VmResult } from './qemu.ts';
 import { sh } from './sh.ts';
 import { makeTaskIso } from './task-iso.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
@@ -278,4 +278,28 @@ export async function assertCompleteInstallLog(image: string, work: string, secr
   assert.deepEqual(events.filter((e) => e.type === 'step-end').map((e) => e.step), ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service']);
   assert.equal(events.filter((e) => e.type === 'result').at(-1)?.result?.ok, true);
   for (const secret of secrets) assert.ok(!text.includes(secret), 'no secret, no user-data in the JSON log');
+}
+
+export const POWER_DOWN = /reboot: Power down/;
+
+/**
+ * The installed disk's first boot, as the serial console shows it: the firmware took the entry the install
+ * wrote, GRUB and the kernel ran with the root by UUID and `kernelArgs`, cloud-init printed `marker` from the
+ * cidata partition, no unit failed, and the guest powered itself off.
+ */
+export function assertFirstBoot(r: VmResult, kernelArgs: string, marker: string): void {
+  const serial = r.serial;
+  assert.equal(r.timedOut, false, 'the first boot timed out');
+  assert.match(serial, /BdsDxe: (loading|starting) Boot[0-9A-F]{4} "debian"/, 'the firmware took the "debian" entry the install wrote');
+  assert.match(serial, /Welcome to GRUB|GNU GRUB|Booting `Debian GNU\/Linux'/, 'GRUB ran');
+  assert.match(serial, /Linux version \d/, 'the kernel started');
+  const cmdline = /Kernel command line: (.*)$/m.exec(serial)?.[1] ?? '';
+  assert.match(cmdline, /\broot=UUID=[0-9a-f-]{36}\b/, `root by UUID: ${cmdline}`);
+  assert.ok(cmdline.split(/\s+/).includes(kernelArgs), `the install's kernel args ${kernelArgs}: ${cmdline}`);
+  assert.match(cmdline, /\bconsole=ttyS0,115200\b/);
+  assert.ok(serial.includes(marker), `cloud-init ran the user-data: ${marker}`);
+  assert.match(serial, /Cloud-init v\. \S+ finished at .* Datasource DataSourceNoCloud \[seed=\/dev\/vda2\]/, 'NoCloud seed from the cidata partition');
+  assert.deepEqual(serial.match(/^\[FAILED\].*$/gm) ?? [], [], 'no unit failed on first boot');
+  assert.ok(r.poweredOff, `the guest powered off by itself (cloud-init power_state), exit ${r.exitCode}`);
+  assert.match(serial, POWER_DOWN);
 }
