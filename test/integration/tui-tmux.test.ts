@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BUNDLE, ensureBundle, REPO } from '../helpers/cli.ts';
 import { loopsOf, makeDiskImage, sh } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
+import { keepScreen, openTerminal, tmux, type Terminal } from '../helpers/tmux-terminal.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
 
@@ -29,7 +30,7 @@ const SCREENS = join(REPO, 'docs/screens');
 
 let work: string;
 let registry: TestRegistry;
-const sessions: string[] = [];
+const terminals: Terminal[] = [];
 
 before(async () => {
   if (missingPrerequisite(TOOLS)) return;
@@ -49,56 +50,29 @@ before(async () => {
 });
 
 after(async () => {
-  for (const s of sessions) {
-    try {
-      execFileSync('tmux', ['kill-session', '-t', s], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
+  for (const term of terminals) term.kill();
   await registry?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
-
 /** A terminal of 80x24 on the Linux VT's TERM running shoal-install ARGS; its exit code goes to a file. */
 function terminal(name: string, args: string[]) {
-  const session = `shoal-tui-${process.pid}-${name}`;
   const exitFile = join(work, `${name}.exit`);
   const quoted = args.map((a) => `'${a}'`).join(' ');
   // Ink draws nothing until exit when it believes it runs under CI: the console never does.
-  tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `env -u CI -u CONTINUOUS_INTEGRATION TERM=linux node ${BUNDLE} ${quoted}; echo $? > ${exitFile}; sleep 600`);
-  sessions.push(session);
-  const screen = () => tmux('capture-pane', '-p', '-t', session);
+  const term = openTerminal(`shoal-tui-${process.pid}-${name}`, `env -u CI -u CONTINUOUS_INTEGRATION TERM=linux node ${BUNDLE} ${quoted}; echo $? > ${exitFile}; sleep 600`, {
+    keyDelayMs: 120,
+    typeDelayMs: 200,
+  });
+  terminals.push(term);
   return {
-    session,
-    screen,
-    async keys(...keys: string[]) {
-      for (const k of keys) {
-        tmux('send-keys', '-t', session, k);
-        await sleep(120);
-      }
-    },
-    async type(text: string) {
-      tmux('send-keys', '-t', session, '-l', text);
-      await sleep(200);
-    },
-    async waitFor(what: string | RegExp, timeoutMs = 20_000): Promise<string> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const s = screen();
-        if (typeof what === 'string' ? s.includes(what) : what.test(s)) return s;
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${String(what)}; the terminal shows:\n${s}`);
-        await sleep(100);
-      }
-    },
+    ...term,
     async exitCode(timeoutMs = 10_000): Promise<number> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const text = await readFile(exitFile, 'utf8').catch(() => '');
         if (text.trim()) return Number(text.trim());
-        if (Date.now() > deadline) assert.fail(`shoal-install did not exit; the terminal shows:\n${screen()}`);
+        if (Date.now() > deadline) assert.fail(`shoal-install did not exit; the terminal shows:\n${term.screen()}`);
         await sleep(100);
       }
     },
@@ -106,11 +80,7 @@ function terminal(name: string, args: string[]) {
 }
 
 async function keep(name: string, text: string) {
-  const lines = text.replace(/\s+$/, '').split('\n');
-  assert.ok(lines.length <= 24, `${name}: ${lines.length} lines`);
-  for (const l of lines) assert.ok([...l].length <= 80, `${name}: a line is wider than 80 columns`);
-  await writeFile(join(work, `${name}.txt`), `${text.replace(/\s+$/, '')}\n`);
-  if (UPDATE_SCREENS) await writeFile(join(SCREENS, `${name}.txt`), `${text.replace(/\s+$/, '')}\n`);
+  await keepScreen(name, text, [join(work, `${name}.txt`), ...(UPDATE_SCREENS ? [join(SCREENS, `${name}.txt`)] : [])]);
 }
 
 test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation, the install to the end', async (t) => {
@@ -170,24 +140,15 @@ test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation
 
   await term.type('disk.img');
   await term.keys('Enter');
-  s = await term.waitFor(/image-linux\.service.*\n[\s\S]*(█|░)+\s+\d+%/);
-  // Watch the bar move: keep a frame from the middle of the download.
-  let middle = s;
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(50)) {
-    const now = term.screen();
-    if (/█+░+\s+([1-9]\d?)%/.test(now) && /MiB\/s\s+ETA \d\d:\d\d/.test(now)) {
-      middle = now;
-      break;
-    }
-    if (now.includes('Installed Linux')) break;
-  }
+  // Watch the bar move: keep a frame from the middle of the download (about a second on a fast machine).
+  const middle = await term.catchFrame('a progress bar part of the way', (now) => /image-linux\.service/.test(now) && /█+░+\s+([1-9]\d?)%/.test(now) && /MiB\/s\s+ETA \d\d:\d\d/.test(now));
   assert.match(middle, /\d+(\.\d)? (KiB|MiB) of 160 MiB/);
   await keep('7-install', middle);
   await term.keys('l');
   await keep('7-install-log', await term.waitFor('Full log'));
   await term.keys('Escape');
 
-  s = await term.waitFor('Installed Linux onto disk.img', 120_000);
+  s = await term.waitFor('Installed Linux onto disk.img', { timeoutMs: 120_000 });
   assert.match(s, /√ partition\.service/);
   assert.match(s, /√ image-linux\.service/);
   assert.match(s, /√ config-drive\.service/);
@@ -227,13 +188,13 @@ test('--recipe opens at Review; a failing step shows the error and the hint; ret
   assert.match(s, /\[Review\]/);
   await term.type('disk2.img');
   await term.keys('Enter');
-  s = await term.waitFor('The install failed at image-linux.service', 60_000);
+  s = await term.waitFor('The install failed at image-linux.service', { timeoutMs: 60_000 });
   assert.match(s, /no-such-tag/);
   await keep('9-failed', s);
   await term.keys('r');
   await term.waitFor('Run the same plan again?');
   await term.keys('y');
-  await term.waitFor('The install failed at image-linux.service', 60_000);
+  await term.waitFor('The install failed at image-linux.service', { timeoutMs: 60_000 });
   await term.keys('s');
   assert.equal(await term.exitCode(), 10);
   assert.equal(loopsOf(disk), '');

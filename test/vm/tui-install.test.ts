@@ -19,7 +19,6 @@
  * SHOAL_KEEP_VM_WORK=1 keeps the work directory (serial logs, screens, disks) even when the test passes.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,6 +26,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { missingPrerequisite } from '../helpers/env.ts';
+import { keepScreen, openTerminal, type Terminal } from '../helpers/tmux-terminal.ts';
 import { progress } from './lib/log.ts';
 import { MAINT_KERNEL_ARGS } from './lib/maint-root.ts';
 import { freshOvmfVars, OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, runVm, startVm, type VmResult } from './lib/qemu.ts';
@@ -89,76 +89,30 @@ c.on('close', () => process.exit(0));
 const STALL_MS = 10_000;
 const stalls: string[] = [];
 
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
-
 /** An 80x24 tmux terminal on the guest's serial line (the chardev socket); every kept screen goes to `dir`. */
-interface SerialTerminal {
-  screen(): string;
-  settled(timeoutMs?: number): Promise<string>;
-  readonly last: string;
-  keys(...keys: string[]): Promise<void>;
-  type(text: string): Promise<void>;
-  waitFor(what: string | RegExp, timeoutMs?: number, nudge?: string[]): Promise<string>;
+interface SerialTerminal extends Terminal {
   pointAt(line: RegExp, max?: number): Promise<string>;
   keep(name: string, text?: string): Promise<string>;
-  kill(): void;
 }
 
 function serialTerminal(session: string, socket: string, bridge: string, dir: string): SerialTerminal {
-  tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `'${process.execPath}' '${bridge}' '${socket}'; echo '[serial line closed]'; sleep 3600`);
-  const screen = () => tmux('capture-pane', '-p', '-t', session);
-  let last = '';
+  const term = openTerminal(session, `'${process.execPath}' '${bridge}' '${socket}'; echo '[serial line closed]'; sleep 3600`, {
+    // A serial console redraws at most 4 times a second.
+    keyDelayMs: 350,
+    typeDelayMs: 500,
+    stall: {
+      ms: STALL_MS,
+      // Seen once in six runs: the console's last frame never reached the line and nothing else redraws
+      // (see the report). Keys that change nothing the walk relies on make it draw again; each use is counted.
+      report(what, keys) {
+        stalls.push(`${what}: pressed ${keys.join(' ')}`);
+        progress(`serial console stood still ${STALL_MS / 1000} s waiting for ${what}: pressing ${keys.join(' ')} to make it redraw`);
+      },
+    },
+  });
   let kept = 0;
-  const term: SerialTerminal = {
-    screen: () => (last = screen()),
-    get last() {
-      return last;
-    },
-    /**
-     * The screen once a whole frame is on it: a frame arrives over the serial line in pieces (each one is drawn
-     * whole, top to bottom), so wait for both box borders and the same picture twice, bounded.
-     */
-    async settled(timeoutMs = 5000): Promise<string> {
-      const deadline = Date.now() + timeoutMs;
-      let s = term.screen();
-      for (;;) {
-        await sleep(150);
-        const again = term.screen();
-        const borders = again.split('\n').filter((l) => /^\+-{20,}\+$/.test(l)).length;
-        if ((again === s && borders >= 2) || Date.now() > deadline) return again;
-        s = again;
-      }
-    },
-    /** Keys one at a time; a serial console redraws at most 4 times a second. */
-    async keys(...keys: string[]) {
-      for (const k of keys) {
-        tmux('send-keys', '-t', session, k);
-        await sleep(350);
-      }
-    },
-    async type(text: string) {
-      tmux('send-keys', '-t', session, '-l', text);
-      await sleep(500);
-    },
-    async waitFor(what: string | RegExp, timeoutMs = 30_000, nudge: string[] = []): Promise<string> {
-      const deadline = Date.now() + timeoutMs;
-      let still = { screen: '', since: Date.now() };
-      for (;;) {
-        const s = await term.settled();
-        if (typeof what === 'string' ? s.includes(what) : what.test(s)) return s;
-        if (Date.now() > deadline) assert.fail(`timed out (${timeoutMs / 1000} s) waiting for ${String(what)} on the serial console; it shows:\n${s}`);
-        if (s !== still.screen) still = { screen: s, since: Date.now() };
-        else if (nudge.length && Date.now() - still.since > STALL_MS) {
-          // Seen once in six runs: the console's last frame never reached the line and nothing else redraws
-          // (see the report). Keys that change nothing the walk relies on make it draw again; each use is counted.
-          stalls.push(`${String(what)}: pressed ${nudge.join(' ')}`);
-          progress(`serial console stood still ${STALL_MS / 1000} s waiting for ${String(what)}: pressing ${nudge.join(' ')} to make it redraw`);
-          await term.keys(...nudge);
-          still = { screen: s, since: Date.now() };
-        }
-        await sleep(200);
-      }
-    },
+  return {
+    ...term,
     /** Moves a list's pointer (`> `, the serial glyph) down to the line that matches, at most `max` steps. */
     async pointAt(line: RegExp, max = 12): Promise<string> {
       for (let i = 0; ; i++) {
@@ -170,22 +124,8 @@ function serialTerminal(session: string, socket: string, bridge: string, dir: st
         for (const deadline = Date.now() + 3000; term.screen() === s && Date.now() < deadline; ) await sleep(100);
       }
     },
-    async keep(name: string, text = term.screen()) {
-      const lines = text.replace(/\s+$/, '').split('\n');
-      assert.ok(lines.length <= 24, `${name}: ${lines.length} lines`);
-      for (const l of lines) assert.ok([...l].length <= 80, `${name}: a line is wider than 80 columns`);
-      await writeFile(join(dir, `screen-${String(++kept).padStart(2, '0')}-${name}.txt`), `${text.replace(/\s+$/, '')}\n`);
-      return text;
-    },
-    kill() {
-      try {
-        execFileSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });
-      } catch {
-        // already gone
-      }
-    },
+    keep: (name, text = term.screen()) => keepScreen(name, text, [join(dir, `screen-${String(++kept).padStart(2, '0')}-${name}.txt`)]),
   };
-  return term;
 }
 
 async function waitForFile(path: string, timeoutMs: number): Promise<void> {
@@ -261,7 +201,7 @@ test('console install on a serial line: a technician walks the wizard in the mai
       term = serialTerminal(`shoal-tui-vm-${process.pid}`, socket, bridge, work);
       const tt = term;
       await phases.run('VM 1: boot to the console installer', async () => {
-        const s = await tt.keep('machine', await tt.waitFor(/Registry\s+10\.0\.2\.2:\d+ answers/, 5 * 60_000));
+        const s = await tt.keep('machine', await tt.waitFor(/Registry\s+10\.0\.2\.2:\d+ answers/, { timeoutMs: 5 * 60_000 }));
         assert.match(s, /\[Machine\]/);
         assert.match(s, new RegExp(SERIAL), 'the DMI serial on the Machine screen');
       });
@@ -279,7 +219,7 @@ test('console install on a serial line: a technician walks the wizard in the mai
         assert.match(s, new RegExp(IMAGE_REPO));
         await tt.keep('image-repos', s);
         await tt.keys('Enter');
-        s = await tt.waitFor(/Linux rootfs/, 60_000, ['Down']);
+        s = await tt.waitFor(/Linux rootfs/, { timeoutMs: 60_000, nudge: ['Down'] });
         assert.match(s, new RegExp(`\\b${IMAGE_TAG}\\b`));
         assert.match(s, /application\/vnd\.shoal\.rootfs\.tar\.zst/);
         await tt.keep('image', s);
@@ -292,7 +232,7 @@ test('console install on a serial line: a technician walks the wizard in the mai
         s = await tt.pointAt(/^EFI \+ cidata \+ root\b/);
         await tt.keys('Enter');
         s = await tt.waitFor(/EFI \+ cidata \+ root\s+\(in use\)/);
-        s = await tt.waitFor('the planner accepts it', 60_000, ['Down']);
+        s = await tt.waitFor('the planner accepts it', { timeoutMs: 60_000, nudge: ['Down'] });
         assert.match(s, /ef00\s+vfat\s+\/boot\/efi/);
         assert.match(s, /0700\s+vfat\s+-\s+cidata/);
         assert.match(s, /8300\s+ext4\s+\/\s+root/);
@@ -314,7 +254,7 @@ test('console install on a serial line: a technician walks the wizard in the mai
         await tt.keep('settings', s);
 
         await tt.keys('Enter');
-        s = await tt.waitFor('WILL BE DESTROYED', 60_000, ['Down']);
+        s = await tt.waitFor('WILL BE DESTROYED', { timeoutMs: 60_000, nudge: ['Down'] });
         assert.match(s, /\[Review\]/);
         assert.match(s, /Erase vdb \(4\.0 GiB\) and install Linux\./);
         assert.match(s, /Type the disk's name \(vdb\) to erase it and install:/);
@@ -324,7 +264,7 @@ test('console install on a serial line: a technician walks the wizard in the mai
       });
 
       await phases.run('VM 1: the install (partition, image, config drive, boot loader)', async () => {
-        let s = await tt.waitFor('Installing Linux onto vdb', 60_000);
+        let s = await tt.waitFor('Installing Linux onto vdb', { timeoutMs: 60_000 });
         await tt.keep('install-start', s);
         // A frame from the middle of the download, when one shows up (the pull may also be quicker than a look).
         for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(200)) {
@@ -335,7 +275,7 @@ test('console install on a serial line: a technician walks the wizard in the mai
           }
           if (/Installed Linux onto vdb|The install failed at/.test(s)) break;
         }
-        s = await tt.waitFor(/Installed Linux onto vdb|The install failed at/, 15 * 60_000, ['l', 'Escape']);
+        s = await tt.waitFor(/Installed Linux onto vdb|The install failed at/, { timeoutMs: 15 * 60_000, nudge: ['l', 'Escape'] });
         assert.match(s, /Installed Linux onto vdb/, `the install finished:\n${s}`);
         for (const step of ['partition', 'image-linux', 'config-drive', 'bootloader-linux']) assert.match(s, new RegExp(`\\+ ${step}\\.service`), `${step}.service done:\n${s}`);
         assert.match(s, /sha256:[0-9a-f]{64}/);
@@ -360,7 +300,7 @@ test('console install on a serial line: a technician walks the wizard in the mai
       vm.stop();
       result ??= await vm.done.catch(() => undefined);
       process.stderr.write(`\n--- console install: serial (ttyS0) tail; logs, screens and disks in ${work} ---\n${result?.serialTail(80) ?? '(no VM result)'}\n`);
-      process.stderr.write(`--- the last screen on ${TTY} ---\n${term?.last ?? '(no terminal)'}\n---\n`);
+      process.stderr.write(`--- the last screen on ${TTY} ---\n${term?.screen() ?? '(no terminal)'}\n---\n`);
       throw e;
     } finally {
       term?.kill();
