@@ -1,9 +1,10 @@
 // node --import tsx bench/tui-frames.ts: how fast the console draws, and how much, while an install floods it.
 //
-// The console runs as it does on tty1 (Ink's normal renderer, at most 10 frames a second, TERM=linux theme) but
-// writes to a counting stream of 80x24. It measures the time to the first frame of the installer and of the
-// Install screen, then feeds the Install screen progress events at several rates (the engine emits ~4/s; a
-// misbehaving step or a replayed log can emit thousands) and reports frames/s, bytes/s and CPU.
+// The console runs with the options tui/run.tsx gives it (tty1: whole frames, at most 10 a second; serial: the
+// changed lines only, at most 4 a second) but writes to a counting stream of 80x24. It measures the time to the
+// first frame of the installer and of the Install screen, then feeds the Install screen progress events at several
+// rates (the engine emits ~4/s; a misbehaving step or a replayed log can emit thousands) and reports frames/s,
+// bytes/s and CPU.
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createElement } from 'react';
@@ -16,9 +17,10 @@ process.env.TERM = 'linux';
 const { render } = await import('ink');
 const { WatchApp } = await import('../tui/watch.tsx');
 const { App } = await import('../tui/app.tsx');
-const { MAX_EVENT_FPS } = await import('../tui/hooks/useInstallFeed.ts');
+const { renderOptions } = await import('../tui/run.tsx');
 const { makeSession } = await import('../test/tui/helpers.tsx');
 type InstallEvent = import('../ops/events.ts').InstallEvent;
+type ConsoleKind = import('../tui/theme.ts').ConsoleKind;
 
 class Screen extends EventEmitter {
   columns = 80;
@@ -50,19 +52,13 @@ class Keys extends EventEmitter {
   }
 }
 
-const options = (stdout: Screen, maxFps = MAX_EVENT_FPS) => ({
-  stdout: stdout as unknown as NodeJS.WriteStream,
-  stdin: new Keys() as unknown as NodeJS.ReadStream,
-  exitOnCtrlC: false,
-  patchConsole: false,
-  maxFps,
-});
+const options = (stdout: Screen, kind: ConsoleKind) => renderOptions(kind, stdout as unknown as NodeJS.WriteStream, new Keys() as unknown as NodeJS.ReadStream);
 
 async function firstFrameOfInstaller(): Promise<number> {
   const stdout = new Screen();
   const h = makeSession();
   const t0 = performance.now();
-  const app = render(createElement(App, { session: h.session, kind: 'linux', size: { columns: 80, rows: 24 }, onExit: () => undefined }), options(stdout));
+  const app = render(createElement(App, { session: h.session, kind: 'linux', size: { columns: 80, rows: 24 }, onExit: () => undefined }), options(stdout, 'linux'));
   while (stdout.firstAt === undefined) await sleep(1);
   const ms = stdout.firstAt - t0;
   app.unmount();
@@ -84,8 +80,7 @@ async function flood(eventsPerSecond: number, seconds: number, kind: 'linux' | '
       source: 'bench',
       onExit: () => undefined,
     }),
-    // As tui/run.tsx does: a serial line gets 4 frames a second.
-    options(stdout, kind === 'serial' ? 4 : MAX_EVENT_FPS),
+    options(stdout, kind),
   );
   while (stdout.firstAt === undefined) await sleep(1);
   const firstFrameMs = stdout.firstAt - t0;
@@ -135,9 +130,14 @@ for (const [rate, label] of [
       `${r.framesPerSecond.toFixed(1).padStart(5)} frames/s, ${r.kbPerSecond.toFixed(1).padStart(6)} KB/s to the terminal, CPU ${r.cpuPercent.toFixed(0).padStart(3)}%`,
   );
 }
-const serial = await flood(2000, 3, 'serial');
-console.log(
-  `serial,   ${'a flood (2000 events/s)'.padEnd(34)} first frame ${serial.firstFrameMs.toFixed(1).padStart(6)} ms, ${String(serial.events).padStart(6)} events -> ` +
-    `${serial.framesPerSecond.toFixed(1).padStart(5)} frames/s, ${serial.kbPerSecond.toFixed(1).padStart(6)} KB/s to the terminal (115200 baud carries ~11 KB/s)`,
-);
+for (const [rate, label] of [
+  [4, 'the engine (4 progress events/s)'],
+  [2000, 'a flood (2000 events/s)'],
+] as const) {
+  const r = await flood(rate, 3, 'serial');
+  console.log(
+    `serial,   ${label.padEnd(34)} first frame ${r.firstFrameMs.toFixed(1).padStart(6)} ms, ${String(r.events).padStart(6)} events -> ` +
+      `${r.framesPerSecond.toFixed(1).padStart(5)} frames/s, ${r.kbPerSecond.toFixed(1).padStart(6)} KB/s to the terminal (115200 baud carries ~11 KB/s)`,
+  );
+}
 process.exit(0);

@@ -5,10 +5,28 @@ import type { InstallEvent } from '../ops/events.ts';
 import type { Recipe } from '../ops/recipe.ts';
 import { App, stateForRecipe } from './app.tsx';
 import { MAX_EVENT_FPS } from './hooks/useInstallFeed.ts';
-import { consoleKind } from './theme.ts';
+import { consoleKind, type ConsoleKind } from './theme.ts';
 import { WatchApp } from './watch.tsx';
 
 const CLEAR = '\u001B[2J\u001B[H';
+
+/**
+ * Ink's options for a console of this kind. The VT and xterm redraw each frame whole (~2 KB at 80x24), up to
+ * 10 a second. A serial line (115200 baud carries ~11 KB/s; SOL is often slower) gets only the lines that
+ * changed, at most 4 times a second: a write to a tty blocks the event loop, and the download with it. The theme
+ * keeps that frame off the last column. Ink 6.8 drew changed lines one line too low (fixed in Ink 7, which needs
+ * Node 22): patches/ink+6.8.0.patch carries upstream's one-line fix, applied by `npm ci`.
+ */
+export function renderOptions(kind: ConsoleKind, stdout: NodeJS.WriteStream, stdin: NodeJS.ReadStream) {
+  return {
+    stdout,
+    stdin,
+    exitOnCtrlC: false,
+    patchConsole: stdout === process.stdout,
+    maxFps: kind === 'serial' ? 4 : MAX_EVENT_FPS,
+    incrementalRendering: kind === 'serial',
+  };
+}
 
 function terminal() {
   const stdout = process.stdout;
@@ -18,9 +36,7 @@ function terminal() {
   return {
     stdout,
     kind,
-    // Each frame is redrawn whole (~2 KB at 80x24; Ink 6.8's incremental mode left stale lines on the VT in a
-    // trial), so a serial line (115200 baud is ~11 KB/s) gets at most 4 frames a second, the VT and xterm 10.
-    options: { stdout, stdin: process.stdin, exitOnCtrlC: false, patchConsole: true, maxFps: kind === 'serial' ? 4 : MAX_EVENT_FPS },
+    options: renderOptions(kind, stdout, process.stdin),
     fixed: size.guessed ? { columns: size.columns, rows: size.rows } : undefined,
   };
 }
@@ -38,35 +54,86 @@ function onSignals(stop: (signal: string) => void): () => void {
   return () => handlers.forEach((off) => off());
 }
 
+/**
+ * A bug that escapes the screens (a throw in a render, a rejected promise nobody awaited) would otherwise end the
+ * process with a stack trace in the journal and leave the technician looking at a login prompt.
+ */
+function onCrash(crash: (error: unknown) => void): () => void {
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  return () => {
+    process.off('uncaughtException', crash);
+    process.off('unhandledRejection', crash);
+  };
+}
+
+/** What the technician reads on this console after a crash, in place of the installer. */
+export function crashReport(error: unknown, installing: boolean): string {
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return [
+    'shoal-install stopped unexpectedly. This is a bug in the installer:',
+    `  ${what}`,
+    installing
+      ? 'The install was stopped and its mounts released. The disk is partly written\nand will not boot as it is.'
+      : 'Nothing was written to any disk.',
+    "The details are in the journal: journalctl -b -u 'shoal-install*'",
+    'Run shoal-install to start again.',
+    '',
+  ].join('\n');
+}
+
+/** Let the runner unmount and detach what it set up, for at most a minute. */
+async function stopInstall(run: InstallRun, why: string): Promise<void> {
+  run.abort(why);
+  const timeout = new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+  await Promise.race([run.done.catch(() => undefined), timeout]);
+}
+
 export async function runConsole(session: ConsoleSession, recipe?: Recipe): Promise<number> {
   const t = terminal();
   let initial;
   if (recipe) initial = (await stateForRecipe(session, recipe)).state;
   let code = 0;
   let running: InstallRun | undefined;
+  let crashed: { error: unknown; installing: boolean } | undefined;
   const instance = render(
     <App session={session} kind={t.kind} size={t.fixed} initial={initial} onExit={(c) => (code = c)} onRun={(r) => (running = r)} />,
     t.options,
   );
-  const off = onSignals((signal) => {
-    code = CONSOLE_EXIT.quit;
+  const leave = (why: string) => {
     const run = running;
     if (!run) return instance.unmount();
-    run.abort(`${signal}: the console is stopping`);
-    const timeout = new Promise((resolve) => setTimeout(resolve, 60_000).unref());
-    void Promise.race([run.done.catch(() => undefined), timeout]).then(() => instance.unmount());
+    void stopInstall(run, why).then(() => instance.unmount());
+  };
+  const offSignals = onSignals((signal) => {
+    code = CONSOLE_EXIT.quit;
+    leave(`${signal}: the console is stopping`);
+  });
+  const offCrash = onCrash((error) => {
+    if (crashed) return;
+    crashed = { error, installing: running !== undefined };
+    code = CONSOLE_EXIT.failed;
+    leave('the console installer stopped unexpectedly');
   });
   try {
-    await instance.waitUntilExit();
+    await instance.waitUntilExit().catch((error: unknown) => {
+      crashed ??= { error, installing: running !== undefined };
+      code = CONSOLE_EXIT.failed;
+    });
     // Leaving with an install still running (it cannot, but be sure): let the runner clean up first.
     if (running) {
       running.abort('the console is closing');
       await running.done.catch(() => undefined);
     }
   } finally {
-    off();
+    offSignals();
+    offCrash();
   }
   t.stdout.write(CLEAR);
+  if (crashed) {
+    process.stderr.write(`shoal-install: the console crashed: ${crashed.error instanceof Error ? crashed.error.stack : String(crashed.error)}\n`);
+    t.stdout.write(crashReport(crashed.error, crashed.installing));
+  }
   return code;
 }
 

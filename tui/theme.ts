@@ -56,6 +56,12 @@ export interface Theme {
   colour: { accent?: Colour; ok?: Colour; bad?: Colour; warn?: Colour; muted?: Colour; key?: Colour };
   /** Whether dim/inverse attributes are worth using (a serial line may show neither). */
   attributes: boolean;
+  /**
+   * Whether the frame may fill the terminal's last column. A serial console is drawn changed lines only
+   * (tui/run.tsx), each ended by erase-to-end-of-line; after a line that fills the last column the cursor waits
+   * there to wrap, and the erase takes that column's character with it on the VT and xterm.
+   */
+  lastColumn: boolean;
 }
 
 const ASCII_SPINNER = ['|', '/', '-', '\\'];
@@ -90,6 +96,7 @@ const THEMES: Record<ConsoleKind, Theme> = {
     tickMs: 250,
     colour: { accent: 'cyan', ok: 'green', bad: 'red', warn: 'yellow', muted: 'gray', key: 'cyan' },
     attributes: true,
+    lastColumn: true,
   },
   serial: {
     kind: 'serial',
@@ -120,6 +127,7 @@ const THEMES: Record<ConsoleKind, Theme> = {
     tickMs: 500,
     colour: {},
     attributes: false,
+    lastColumn: false,
   },
   rich: {
     kind: 'rich',
@@ -150,6 +158,7 @@ const THEMES: Record<ConsoleKind, Theme> = {
     tickMs: 100,
     colour: { accent: 'cyan', ok: 'green', bad: 'red', warn: 'yellow', muted: 'gray', key: 'cyan' },
     attributes: true,
+    lastColumn: true,
   },
 };
 

@@ -1,7 +1,7 @@
 import { Box, Text, useApp } from 'ink';
-import { useContext, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { InstallEvent } from '../ops/events.ts';
-import { Frame, frameSize } from './components/Frame.tsx';
+import { Frame, useFrameSize } from './components/Frame.tsx';
 import { Para } from './components/Fields.tsx';
 import { InstallView } from './components/InstallView.tsx';
 import { SizeContext, ThemeContext, useTheme, type TerminalSize } from './context.tsx';
@@ -54,7 +54,7 @@ export function WatchApp({ subscribe, kind, size, source, onExit }: WatchProps) 
 
 function WatchScreen({ source, model, openLog, leave }: { source: string; model: ReturnType<typeof useInstallFeed>['model']; openLog: () => void; leave: () => void }) {
   const theme = useTheme();
-  const { width, height } = frameSize(useContext(SizeContext)).body;
+  const { width, height } = useFrameSize().body;
   const running = !model.result;
   const spin = useSpinner(running);
   const tick = useTick(running);

@@ -55,12 +55,12 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** A terminal of 80x24 on the Linux VT's TERM running shoal-install ARGS; its exit code goes to a file. */
-function terminal(name: string, args: string[]) {
+/** A terminal of 80x24 (the Linux VT's TERM unless told) running shoal-install ARGS; its exit code goes to a file. */
+function terminal(name: string, args: string[], TERM = 'linux') {
   const exitFile = join(work, `${name}.exit`);
   const quoted = args.map((a) => `'${a}'`).join(' ');
   // Ink draws nothing until exit when it believes it runs under CI: the console never does.
-  const term = openTerminal(`shoal-tui-${process.pid}-${name}`, `env -u CI -u CONTINUOUS_INTEGRATION TERM=linux node ${BUNDLE} ${quoted}; echo $? > ${exitFile}; sleep 600`, {
+  const term = openTerminal(`shoal-tui-${process.pid}-${name}`, `env -u CI -u CONTINUOUS_INTEGRATION TERM=${TERM} node ${BUNDLE} ${quoted}; echo $? > ${exitFile}; sleep 600`, {
     keyDelayMs: 120,
     typeDelayMs: 200,
   });
@@ -195,6 +195,66 @@ test('--recipe opens at Review; a failing step shows the error and the hint; ret
   await term.waitFor('Run the same plan again?');
   await term.keys('y');
   await term.waitFor('The install failed at image-linux.service', { timeoutMs: 60_000 });
+  await term.keys('s');
+  assert.equal(await term.exitCode(), 10);
+  assert.equal(loopsOf(disk), '');
+});
+
+/**
+ * A serial console gets only the lines that changed, and its frame stays off the last column. After each move the
+ * screen must hold one whole frame (79 columns, both borders on every line) and nothing of the screen before it.
+ */
+function assertWholeSerialFrame(s: string, gone: string[]) {
+  const lines = s.split('\n');
+  const borders = lines.flatMap((l, i) => (/^\+-{77}\+$/.test(l) ? [i] : []));
+  const [top = -1, bottom = -1] = [borders[0], borders.at(-1)];
+  assert.ok(top >= 0 && bottom > top, `the frame's borders, 79 columns wide:\n${s}`);
+  for (const l of lines.slice(top + 1, bottom)) assert.match(l, /^\|.{77}\|$/, `every line of the box has both borders:\n${s}`);
+  for (const l of lines) assert.ok([...l].length <= 79, `nothing is drawn in the last column:\n${s}`);
+  for (const text of gone) assert.ok(!s.includes(text), `"${text}" was left over from the screen before:\n${s}`);
+}
+
+test('on a serial line (TERM=vt220), drawn changed lines only: walking back and forth leaves whole screens', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = makeDiskImage(join(work, 'disk-serial.img'), '1G');
+  const recipe = join(work, 'serial.json');
+  await writeFile(
+    recipe,
+    JSON.stringify({
+      task_target: 'install-linux.target',
+      target_disk: disk,
+      oci_url: `${registry.host}/os-images/debian-rootfs:12`,
+      partition_layout: [
+        { size: '64M', type_guid: 'ef00', format: 'vfat', label: 'EFI' },
+        { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
+      ],
+    }),
+  );
+  const term = terminal('serial', ['--recipe', recipe, '--stop-before', 'bootloader-linux.service', '--log', join(work, 'serial.jsonl')], 'vt220');
+  let s = await term.waitFor('WILL BE DESTROYED');
+  assertWholeSerialFrame(s, []);
+  await term.keys('Escape');
+  s = await term.waitFor('Settings for the installed Linux system');
+  assertWholeSerialFrame(s, ['WILL BE DESTROYED']);
+  await term.keys('Escape');
+  s = await term.waitFor('Presets');
+  assertWholeSerialFrame(s, ['Settings for the installed Linux system']);
+  await term.keys('Escape');
+  s = await term.waitFor('Linux rootfs (gzip)');
+  assertWholeSerialFrame(s, ['Presets']);
+  await term.keys('Enter');
+  s = await term.waitFor('the planner accepts it');
+  assertWholeSerialFrame(s, ['Linux rootfs (gzip)']);
+  await term.keys('n');
+  await term.waitFor('Settings for the installed Linux system');
+  await term.keys('Enter');
+  s = await term.waitFor('WILL BE DESTROYED');
+  assertWholeSerialFrame(s, ['Settings for the installed Linux system', 'Presets']);
+  await term.type('disk-serial.img');
+  await term.keys('Enter');
+  s = await term.waitFor('Installed Linux onto disk-serial.img', { timeoutMs: 120_000 });
+  assertWholeSerialFrame(s, ['WILL BE DESTROYED', 'Installing Linux onto']);
+  assert.match(s, /\+ image-linux\.service/);
   await term.keys('s');
   assert.equal(await term.exitCode(), 10);
   assert.equal(loopsOf(disk), '');

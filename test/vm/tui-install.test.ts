@@ -166,7 +166,17 @@ test('console install on a serial line: a technician walks the wizard in the mai
   progress(`registry ${svc.registry.url}, the guest browses ${reg}`);
   // The shipped unit runs `shoal-install` bare; the drop-in names the test registry (plain HTTP, not loopback to the guest).
   // TTYRows/TTYColumns: the terminal's size for systemd 252 (bookworm), which knows no systemd.tty.rows.* kernel option.
-  const dropIn = `[Service]\nExecStart=\nExecStart=/usr/local/bin/shoal-install --registry ${reg} --plain-http ${reg}\nTTYRows=24\nTTYColumns=80\n`;
+  // StandardError and ExecStopPost: should the installer die, its error and exit status reach ttyS0, which the test logs.
+  const dropIn = [
+    '[Service]',
+    'ExecStart=',
+    `ExecStart=/usr/local/bin/shoal-install --registry ${reg} --plain-http ${reg}`,
+    'TTYRows=24',
+    'TTYColumns=80',
+    'StandardError=journal+console',
+    `ExecStopPost=/bin/sh -c 'echo "shoal-install-serial: $SERVICE_RESULT $EXIT_CODE $EXIT_STATUS" >/dev/console'`,
+    '',
+  ].join('\n');
   const disk = await phases.run('maintenance disk (mkfs.ext4 -d)', () =>
     makeInstallerDisk(maintBase, bundle, join(work, 'maint.img'), {
       [`/etc/systemd/system/shoal-install-serial@${TTY}.service.d/test-registry.conf`]: dropIn,

@@ -3,16 +3,24 @@ import type { ReactNode } from 'react';
 import { useContext } from 'react';
 import { useKeys } from '../hooks/useKeys.tsx';
 import { BodyContext, SizeContext, useTheme } from '../context.tsx';
+import type { Theme } from '../theme.ts';
 import { dispatchKey, type Binding } from '../keys.ts';
 import { SCREEN_TITLE, WIZARD_SCREENS, type ScreenId } from '../model/wizard.ts';
 import { fit, width } from '../text.ts';
 import { StatusBar } from './StatusBar.tsx';
 
-/** The frame is one line shorter than the terminal: a full-height frame makes Ink clear the screen each time. */
-export function frameSize(size: { columns: number; rows: number }) {
-  const columns = Math.max(40, size.columns);
+/**
+ * The frame is one line shorter than the terminal: a full-height frame makes Ink clear the screen each time.
+ * It leaves the last column free where the theme says so.
+ */
+export function frameSize(size: { columns: number; rows: number }, theme: Pick<Theme, 'lastColumn'>) {
+  const columns = Math.max(40, size.columns - (theme.lastColumn ? 0 : 1));
   const rows = Math.max(10, size.rows - 1);
   return { columns, rows, body: { width: columns - 4, height: rows - 4 } };
+}
+
+export function useFrameSize() {
+  return frameSize(useContext(SizeContext), useTheme());
 }
 
 function Header({ screen, columns, note }: { screen: ScreenId; columns: number; note?: string }) {
@@ -23,8 +31,8 @@ function Header({ screen, columns, note }: { screen: ScreenId; columns: number; 
   const full = crumbs.join(' > ');
   const i = WIZARD_SCREENS.indexOf(at as (typeof WIZARD_SCREENS)[number]);
   const short = `${SCREEN_TITLE[screen]} (${i + 1}/${WIZARD_SCREENS.length})`;
-  const trail = note ? fit(note, columns - width(name) - 1, theme.glyphs.ellipsis) : width(name) + width(full) < columns ? full : short;
-  const parts = note ? [trail] : width(name) + width(full) < columns ? crumbs : [short];
+  const trail = note ? fit(note, columns - width(name) - 1, theme.glyphs.ellipsis) : width(name) + width(full) <= columns ? full : short;
+  const parts = note ? [trail] : width(name) + width(full) <= columns ? crumbs : [short];
   return (
     <Box height={1} width={columns}>
       <Text bold color={theme.colour.accent}>
@@ -63,7 +71,7 @@ export interface FrameProps {
 /** Header, a bordered body of fixed size, and the status bar with exactly the keys this screen handles. */
 export function Frame({ screen, keys, keysActive = true, note, children }: FrameProps) {
   const theme = useTheme();
-  const { columns, rows, body } = frameSize(useContext(SizeContext));
+  const { columns, rows, body } = useFrameSize();
   useKeys((input, key) => void dispatchKey(keys, input, key), { isActive: keysActive });
   return (
     <Box flexDirection="column" width={columns} height={rows}>

@@ -1,9 +1,9 @@
 import { Box, Text } from 'ink';
-import { useContext, useState } from 'react';
+import { useState } from 'react';
 import { CONSOLE_EXIT } from '../../ops/console-session.ts';
-import { Frame, frameSize } from '../components/Frame.tsx';
+import { Frame, useFrameSize } from '../components/Frame.tsx';
 import { clampOffset, ScrollText } from '../components/ScrollText.tsx';
-import { SizeContext, useSession, useTheme } from '../context.tsx';
+import { useSession, useTheme } from '../context.tsx';
 import { useConfirm } from '../hooks/useConfirm.ts';
 import { movement, type Binding } from '../keys.ts';
 import { totalDuration, type InstallModel } from '../model/install.ts';
@@ -40,7 +40,7 @@ export function DoneScreen({ openLog }: { openLog: () => void }) {
   const session = useSession();
   const w = useWizard();
   const theme = useTheme();
-  const { width, height } = frameSize(useContext(SizeContext)).body;
+  const { width, height } = useFrameSize().body;
   const confirm = useConfirm();
   const model = w.install.feed.model;
   const [offset, setOffset] = useState(0);

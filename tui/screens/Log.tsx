@@ -1,7 +1,6 @@
-import { useContext, useMemo, useState } from 'react';
-import { Frame, frameSize } from '../components/Frame.tsx';
+import { useMemo, useState } from 'react';
+import { Frame, useFrameSize } from '../components/Frame.tsx';
 import { clampOffset, ScrollText } from '../components/ScrollText.tsx';
-import { SizeContext } from '../context.tsx';
 import { movement, type Binding } from '../keys.ts';
 import type { InstallModel } from '../model/install.ts';
 import type { ScreenId } from '../model/wizard.ts';
@@ -9,7 +8,7 @@ import { wrap } from '../text.ts';
 
 /** Every log line of the install, scrollable; it follows new lines while at the end. */
 export function LogScreen({ model, screen, onClose }: { model: InstallModel; screen: ScreenId; onClose: () => void }) {
-  const { width, height } = frameSize(useContext(SizeContext)).body;
+  const { width, height } = useFrameSize().body;
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const lines = useMemo(() => model.lines.flatMap((l) => wrap(l, width, '    ')), [model.lines.length, model.events, width]);
   const [offset, setOffset] = useState<number | 'end'>('end');
