@@ -83,6 +83,22 @@ async function keep(name: string, text: string) {
   await keepScreen(name, text, [join(work, `${name}.txt`), ...(UPDATE_SCREENS ? [join(SCREENS, `${name}.txt`)] : [])]);
 }
 
+/** A recipe for DISK: ESP (no mountpoint: no vfat here) + root, from the pushed image's TAG. */
+async function writeRecipe(name: string, disk: string, tag: string): Promise<string> {
+  const path = join(work, `${name}.json`);
+  const recipe = {
+    task_target: 'install-linux.target',
+    target_disk: disk,
+    oci_url: `${registry.host}/os-images/debian-rootfs:${tag}`,
+    partition_layout: [
+      { size: '64M', type_guid: 'ef00', format: 'vfat', label: 'EFI' },
+      { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
+    ],
+  };
+  await writeFile(path, JSON.stringify(recipe));
+  return path;
+}
+
 test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation, the install to the end', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'disk.img'), '2G');
@@ -170,19 +186,7 @@ test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation
 test('--recipe opens at Review; a failing step shows the error and the hint; retry; then a shell', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'disk2.img'), '1G');
-  const recipe = join(work, 'missing-image.json');
-  await writeFile(
-    recipe,
-    JSON.stringify({
-      task_target: 'install-linux.target',
-      target_disk: disk,
-      oci_url: `${registry.host}/os-images/debian-rootfs:no-such-tag`,
-      partition_layout: [
-        { size: '64M', type_guid: 'ef00', format: 'vfat', label: 'EFI' },
-        { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
-      ],
-    }),
-  );
+  const recipe = await writeRecipe('missing-image', disk, 'no-such-tag');
   const term = terminal('recipe', ['--recipe', recipe, '--stop-before', 'bootloader-linux.service', '--log', join(work, 'recipe.jsonl')]);
   let s = await term.waitFor('WILL BE DESTROYED');
   assert.match(s, /\[Review\]/);
@@ -217,19 +221,7 @@ function assertWholeSerialFrame(s: string, gone: string[]) {
 test('on a serial line (TERM=vt220), drawn changed lines only: walking back and forth leaves whole screens', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'disk-serial.img'), '1G');
-  const recipe = join(work, 'serial.json');
-  await writeFile(
-    recipe,
-    JSON.stringify({
-      task_target: 'install-linux.target',
-      target_disk: disk,
-      oci_url: `${registry.host}/os-images/debian-rootfs:12`,
-      partition_layout: [
-        { size: '64M', type_guid: 'ef00', format: 'vfat', label: 'EFI' },
-        { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
-      ],
-    }),
-  );
+  const recipe = await writeRecipe('serial', disk, '12');
   const term = terminal('serial', ['--recipe', recipe, '--stop-before', 'bootloader-linux.service', '--log', join(work, 'serial.jsonl')], 'vt220');
   let s = await term.waitFor('WILL BE DESTROYED');
   assertWholeSerialFrame(s, []);
@@ -263,19 +255,7 @@ test('on a serial line (TERM=vt220), drawn changed lines only: walking back and 
 test('SIGTERM during the install (systemd stopping the unit): the runner aborts and cleans up, exit 130', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'disk3.img'), '1G');
-  const recipe = join(work, 'sigterm.json');
-  await writeFile(
-    recipe,
-    JSON.stringify({
-      task_target: 'install-linux.target',
-      target_disk: disk,
-      oci_url: `${registry.host}/os-images/debian-rootfs:12`,
-      partition_layout: [
-        { size: '64M', type_guid: 'ef00', format: 'vfat', label: 'EFI' },
-        { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
-      ],
-    }),
-  );
+  const recipe = await writeRecipe('sigterm', disk, '12');
   const term = terminal('sigterm', ['--recipe', recipe, '--stop-before', 'bootloader-linux.service', '--log', join(work, 'sigterm.jsonl')]);
   await term.waitFor('WILL BE DESTROYED');
   await term.type('disk3.img');

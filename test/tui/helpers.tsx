@@ -12,7 +12,7 @@ import type { MachineFacts } from '../../ops/machine.ts';
 import { resolvePayload, secretTexts } from '../../ops/payload.ts';
 import { makePlan, type StepName } from '../../ops/plan.ts';
 import type { Prepared } from '../../ops/prepare.ts';
-import type { Recipe } from '../../ops/recipe.ts';
+import { parseRecipe, type Recipe } from '../../ops/recipe.ts';
 import { StepError, type StepImpl } from '../../ops/runner.ts';
 import { STEPS } from '../../ops/steps.ts';
 import { App } from '../../tui/app.tsx';
@@ -34,6 +34,17 @@ export const KEY = {
 };
 
 const GiB = 1024 ** 3;
+
+/** ESP + root on the fixture's /dev/sda, from the registry's Debian image. */
+export const ESP_ROOT_RECIPE: Recipe = parseRecipe({
+  task_target: 'install-linux.target',
+  target_disk: '/dev/sda',
+  oci_url: 'registry.test:5000/os-images/debian:12',
+  partition_layout: [
+    { size: '512M', type_guid: 'ef00', format: 'vfat', mountpoint: '/boot/efi', label: 'EFI' },
+    { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
+  ],
+});
 
 export const MACHINE: MachineFacts = { uefi: true, efivars: true, filesystems: ['vfat', 'ext4', 'xfs', 'btrfs'], serial: 'SRV-0042' };
 

@@ -5,26 +5,16 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { cleanup } from 'ink-testing-library';
-import { parseRecipe } from '../../ops/recipe.ts';
 import { fromRecipe } from '../../tui/model/wizard.ts';
-import { KEY, makeSession, renderApp } from './helpers.tsx';
+import { ESP_ROOT_RECIPE, KEY, makeSession, renderApp } from './helpers.tsx';
 
 process.env.TERM = 'vt220';
 afterEach(() => cleanup());
 
-const RECIPE = parseRecipe({
-  task_target: 'install-linux.target',
-  target_disk: '/dev/sda',
-  oci_url: 'registry.test:5000/os-images/debian:12',
-  partition_layout: [
-    { size: '512M', type_guid: 'ef00', format: 'vfat', mountpoint: '/boot/efi', label: 'EFI' },
-    { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
-  ],
-});
 
 test('a burst of keys in one read: Tab, three Downs and Enter pick the fourth preset', async () => {
   const h = makeSession();
-  const ui = renderApp(h, { ...fromRecipe(RECIPE, await h.session.disk('/dev/sda')), screen: 'layout' });
+  const ui = renderApp(h, { ...fromRecipe(ESP_ROOT_RECIPE, await h.session.disk('/dev/sda')), screen: 'layout' });
   await ui.waitFor('the planner accepts it');
   ui.stdin.write(`${KEY.tab}${KEY.down}${KEY.down}${KEY.down}${KEY.enter}`);
   await ui.waitFor(/EFI \+ cidata \+ root\s+\(in use\)/);
@@ -35,7 +25,7 @@ test('a burst of keys in one read: Tab, three Downs and Enter pick the fourth pr
 
 test('the disk name and Enter pasted in one go start the install', async () => {
   const h = makeSession();
-  const ui = renderApp(h, fromRecipe(RECIPE, await h.session.disk('/dev/sda')));
+  const ui = renderApp(h, fromRecipe(ESP_ROOT_RECIPE, await h.session.disk('/dev/sda')));
   await ui.waitFor('WILL BE DESTROYED');
   ui.stdin.write('sda\r');
   await ui.waitFor('Installed Linux onto sda');
@@ -59,7 +49,7 @@ test('keys typed right after a screen change reach the new screen', async () => 
 
 test('an arrow key split across two reads (serial-over-LAN) is still an arrow, not Esc', async () => {
   const h = makeSession();
-  const ui = renderApp(h, { ...fromRecipe(RECIPE, await h.session.disk('/dev/sda')), screen: 'disk' });
+  const ui = renderApp(h, { ...fromRecipe(ESP_ROOT_RECIPE, await h.session.disk('/dev/sda')), screen: 'disk' });
   await ui.waitFor('nvme0n1');
   await ui.waitFor(/> sda/);
   ui.stdin.write('\u001B');

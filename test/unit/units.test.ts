@@ -124,6 +124,8 @@ test('the units, the wrapper and the Containerfile agree on where the installer 
   const copied = /^COPY (units\/.*) \/usr\/lib\/systemd\/system\/$/m.exec(containerfile)?.[1]?.split(' ') ?? [];
   assert.deepEqual(copied.map((p) => p.replace('units/', '')).sort(), await unitFiles(), 'every unit is installed');
   assert.match(containerfile, /systemctl enable shoal-install-auto\.service shoal-install-console\.service;/);
+  const patchesAt = containerfile.indexOf('COPY patches/ ./patches/');
+  assert.ok(patchesAt >= 0 && patchesAt < containerfile.indexOf('RUN npm ci'), "the dependency patches are in place for npm ci's postinstall");
   assert.match(containerfile, /^FROM \$\{BASE_IMAGE\}$/m);
   assert.match(containerfile, /^ARG BASE_IMAGE=quay\.io\/centos-bootc\/centos-bootc:stream9$/m);
   for (const pkg of ['nodejs', 'gdisk', 'parted', 'e2fsprogs', 'xfsprogs', 'dosfstools', 'mtools', 'ntfs-3g', 'ntfsprogs', 'wimlib-utils', 'zstd', 'pigz', 'xz', 'tar', 'efibootmgr', 'util-linux', 'dmidecode', 'hivex']) {
