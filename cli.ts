@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { runAuto, systemPower, type PowerAction } from './ops/auto.ts';
 import { DiskError } from './ops/disks.ts';
 import type { EventSink, InstallResult } from './ops/events.ts';
-import { defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
+import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
 import { linePrinter } from './ops/outputs/line-printer.ts';
 import { renderPlan } from './ops/plan-text.ts';
 import { ALL_STEPS, PlanRefused, type StepName } from './ops/plan.ts';
@@ -20,7 +20,8 @@ Usage:
   shoal-install [--recipe FILE] [--disk FILE] [--registry HOST[:PORT]] [--plain-http HOST[:PORT]] [--stop-before STEP]
                 [--log FILE]   the console installer (needs a terminal); with --recipe it opens at Review
   shoal-install watch [--log FILE]
-                       show an install that auto mode runs, read-only (default: the newest log)
+                       show an install that auto mode runs, read-only (default: the newest log, waiting
+                       for auto mode to open one)
   shoal-install plan --recipe FILE [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP] [--json]
   shoal-install install --recipe FILE --yes [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP]
                         [--json] [--log FILE]
@@ -172,11 +173,11 @@ async function watchCommand(values: Values): Promise<number> {
     process.stderr.write('shoal-install: watch needs a terminal; "tail -f" the JSON-lines log instead\n');
     return EXIT.badInput;
   }
-  const { followLog, latestLog } = await import('./ops/console-session.ts');
+  const { followLatestLog, followLog } = await import('./ops/console-session.ts');
   const { runWatch } = await import('./tui/run.tsx');
-  const path = values.log ?? (await latestLog());
-  if (!path) throw new UsageError('no install log found yet: give --log FILE');
-  return runWatch(path, (onEvent, signal) => followLog(path, onEvent, signal));
+  const path = values.log;
+  if (path) return runWatch(path, (onEvent, signal) => followLog(path, onEvent, signal));
+  return runWatch(`the newest log in ${DEFAULT_LOG_DIR}`, (onEvent, signal) => followLatestLog(onEvent, signal));
 }
 
 export async function main(argv: string[]): Promise<number> {

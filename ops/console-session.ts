@@ -458,6 +458,18 @@ export async function latestLog(dir = DEFAULT_LOG_DIR): Promise<string | undefin
   return files.length ? join(dir, files.at(-1)!) : undefined;
 }
 
+/**
+ * Follow the newest install log in `dir`, waiting for one to appear: on tty1 the watch starts at boot, before auto
+ * mode has opened its log (it opens one at its start, and ends it with a result even when the job is refused).
+ */
+export async function followLatestLog(onEvent: (e: InstallEvent) => void, signal: AbortSignal, dir = DEFAULT_LOG_DIR, pollMs = 250): Promise<void> {
+  while (!signal.aborted) {
+    const path = await latestLog(dir);
+    if (path) return followLog(path, onEvent, signal, pollMs);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 /** Replay a JSON-lines log from the start and keep following it until `signal` aborts or a result arrives. */
 export async function followLog(path: string, onEvent: (e: InstallEvent) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
   let offset = 0;

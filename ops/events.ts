@@ -18,6 +18,8 @@ export type InstallEvent =
       phase?: string;
       /** What `bytes`/`total` count: bytes unless `files` (wimapply's "Creating files" counts files). */
       unit?: 'bytes' | 'files';
+      /** Seconds since the count last moved, once that is IDLE_AFTER_MS or more (ops/progress.ts). */
+      idleSeconds?: number;
     }
   | { type: 'command'; at: string; step: StepName; command: string }
   | { type: 'log'; at: string; level: 'info' | 'warn' | 'error'; step?: StepName; message: string }

@@ -1,21 +1,39 @@
-/** Bytes -> rate and ETA over a sliding window, so a stall shows as a falling rate rather than a frozen number. */
+/** How long the count may stand still before a progress event says so. */
+export const IDLE_AFTER_MS = 3000;
+
+export interface ProgressSnapshot {
+  bytes: number;
+  total?: number;
+  rate: number;
+  etaSeconds?: number;
+  idleSeconds?: number;
+}
+
+/**
+ * Bytes -> rate and ETA over a sliding window. The runner pulses every meter of the running step each second, so
+ * a stall shows as a falling rate and a growing idle time rather than the last numbers standing still.
+ */
 export class ProgressMeter {
   private samples: { t: number; bytes: number }[] = [];
   private lastEmit = 0;
+  private lastMoved: number;
   bytes = 0;
 
   constructor(
     readonly total: number | undefined,
-    private readonly emit: (p: { bytes: number; total?: number; rate: number; etaSeconds?: number }) => void,
+    private readonly emit: (p: ProgressSnapshot) => void,
     private readonly intervalMs = 250,
     private readonly windowMs = 5000,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.lastMoved = clock();
+  }
 
   /** Set the absolute byte count; emits at most once per interval, and always on completion. */
   update(bytes: number): void {
-    this.bytes = bytes;
     const t = this.clock();
+    if (bytes !== this.bytes) this.lastMoved = t;
+    this.bytes = bytes;
     this.samples.push({ t, bytes });
     while (this.samples.length > 2 && this.samples[0]!.t < t - this.windowMs) this.samples.shift();
     const done = this.total !== undefined && bytes >= this.total;
@@ -24,12 +42,19 @@ export class ProgressMeter {
     this.emit(this.snapshot());
   }
 
-  snapshot(): { bytes: number; total?: number; rate: number; etaSeconds?: number } {
+  /** The same count again, now: called while the step runs, whether or not anything moved. */
+  pulse(): void {
+    if (this.total !== undefined && this.bytes >= this.total) return;
+    this.update(this.bytes);
+  }
+
+  snapshot(): ProgressSnapshot {
     const first = this.samples[0];
     const last = this.samples[this.samples.length - 1];
     const seconds = first && last ? (last.t - first.t) / 1000 : 0;
     const rate = first && last && seconds > 0 ? (last.bytes - first.bytes) / seconds : 0;
     const etaSeconds = this.total !== undefined && rate > 0 ? Math.max(0, (this.total - this.bytes) / rate) : undefined;
-    return { bytes: this.bytes, total: this.total, rate, etaSeconds };
+    const idleMs = this.clock() - this.lastMoved;
+    return { bytes: this.bytes, total: this.total, rate, etaSeconds, ...(idleMs >= IDLE_AFTER_MS ? { idleSeconds: Math.floor(idleMs / 1000) } : {}) };
   }
 }

@@ -112,6 +112,10 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
   const done: InstallResult['steps'] = [];
   let failure: { step: StepName; message: string } | undefined;
   let unwinding = false;
+  // The running step's meters, pulsed each second so that a stall is reported, not just a silence.
+  const meters = new Set<ProgressMeter>();
+  const heartbeat = setInterval(() => meters.forEach((m) => m.pulse()), 1000);
+  heartbeat.unref();
 
   const contextFor = (step: StepName): StepContext => {
     const onCommand = (command: string) => emit({ type: 'command', at: now(), step, command });
@@ -125,7 +129,11 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
       exec: (argv, o) => run(argv, execOpts(o)),
       spawn: (argv, o) => spawn(argv, execOpts(o)),
       log: (message, level = 'info') => emit({ type: 'log', at: now(), level, step, message }),
-      meter: (total, label) => new ProgressMeter(total, (p) => emit({ type: 'progress', at: now(), step, ...p, ...label })),
+      meter: (total, label) => {
+        const m = new ProgressMeter(total, (p) => emit({ type: 'progress', at: now(), step, ...p, ...label }));
+        meters.add(m);
+        return m;
+      },
       defer: (label, undo) => cleanups.push({ label, undo }),
       inputs: opts.inputs ?? {},
     };
@@ -140,6 +148,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
       emit({ type: 'step-fail', at: now(), step, message, hint: hintOf(e) });
       failure = { step, message };
       return false;
+    } finally {
+      meters.clear();
     }
   };
 
@@ -164,6 +174,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
     done.push({ step, durationMs: Date.now() - t0 });
     emit({ type: 'step-end', at: now(), step, durationMs: Date.now() - t0 });
   }
+  clearInterval(heartbeat);
   unwinding = true;
   await unwind(cleanups, (message, level) => emit({ type: 'log', at: now(), level, message }));
   const result: InstallResult = {

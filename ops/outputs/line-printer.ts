@@ -18,7 +18,8 @@ export function progressLine(e: Extract<InstallEvent, { type: 'progress' }>): st
   const of = e.total ? ` of ${amount(e.total)}` : '';
   const rate = files ? `${Math.round(e.rate)} files/s` : formatRate(e.rate);
   const phase = e.phase ? ` ${e.phase}:` : '';
-  return `[${e.step}]${phase}${pct} ${amount(e.bytes)}${of}, ${rate}, ETA ${formatEta(e.etaSeconds)}`;
+  const idle = e.idleSeconds !== undefined ? `, no progress for ${e.idleSeconds} s` : '';
+  return `[${e.step}]${phase}${pct} ${amount(e.bytes)}${of}, ${rate}, ETA ${formatEta(e.etaSeconds)}${idle}`;
 }
 
 export function eventLine(e: InstallEvent): string | undefined {

@@ -163,6 +163,31 @@ test('registry stopped mid-pull and restarted: the pull resumes and the install 
   assert.ok(last?.type === 'progress' && last.bytes === bigSize);
 });
 
+test('a registry that hangs mid-pull: the progress says so (rate down to 0, seconds without progress), then the pull goes on', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const disk = makeDiskImage(join(work, 'hang.img'), '1G');
+  let paused: Promise<void> | undefined;
+  const run = await runCli(
+    ['install', '--recipe', await recipeFile('hang', { oci_url: `${open.host}/os/rootfs:big` }), '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service'],
+    {
+      onLine: (line) => {
+        if (paused || !line.includes('"type":"progress"')) return;
+        const e = JSON.parse(line) as { bytes: number; total: number };
+        if (e.bytes > 0 && e.bytes < e.total) paused = open.pause(8000);
+      },
+    },
+  );
+  await paused;
+  assert.ok(paused, 'the registry was frozen while the blob was streaming');
+  assert.equal(run.code, 0, run.stdout.slice(-3000));
+  const progress = run.events.filter((e) => e.type === 'progress');
+  const stalled = progress.filter((e) => e.idleSeconds !== undefined);
+  assert.ok(stalled.length >= 3, `progress went on while nothing moved (${stalled.length} events with idleSeconds)`);
+  assert.ok(stalled.some((e) => e.idleSeconds! >= 5 && e.rate === 0 && e.etaSeconds === undefined), 'after five quiet seconds the rate is 0 and there is no ETA');
+  assert.equal(progress.at(-1)?.bytes, bigSize, 'the pull finished after the registry woke up');
+  assert.equal(progress.at(-1)?.idleSeconds, undefined);
+});
+
 test('SIGINT mid-pull: exit 130, the step reported as aborted, nothing left mounted or attached, no tar left running', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'sigint.img'), '1G');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { render, cleanup } from 'ink-testing-library';
-import { followLog } from '../../ops/console-session.ts';
+import { followLatestLog, followLog } from '../../ops/console-session.ts';
 import type { InstallEvent } from '../../ops/events.ts';
 import { makePlan } from '../../ops/plan.ts';
 import { parseRecipe } from '../../ops/recipe.ts';
@@ -197,4 +197,38 @@ test('watch mode follows the JSON-lines log file as auto mode writes it', async 
   ui.stdin.write('q');
   await sleep(50);
   assert.deepEqual(ui.exits, [0]);
+});
+
+test('watch mode on tty1 starts before auto mode has a log: it waits, then follows the newest one', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-watch-'));
+  try {
+    const ctl = new AbortController();
+    const ui = watch((push) => followLatestLog(push, ctl.signal, dir, 20));
+    await ui.waitFor('waiting for the install to start');
+    await sleep(100);
+    const at = new Date().toISOString();
+    const events: InstallEvent[] = [
+      { type: 'step-start', at, step: 'partition.service', title: 'Partition and format the disk' },
+      { type: 'step-fail', at, step: 'partition.service', message: 'sgdisk: the disk went away', hint: 'check the cabling' },
+      { type: 'result', at, result: { ok: false, failedStep: 'partition.service', message: 'sgdisk: the disk went away', startedAt: at, finishedAt: at, steps: [], partitions: [] } },
+    ];
+    await writeFile(join(dir, 'install-2026-11-26T10-00-00-000Z.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    await ui.waitFor('The automatic install failed at partition.service.');
+    assert.match(ui.lastFrame()!, /sgdisk: the disk went away/);
+    assert.match(ui.lastFrame()!, /What to do: check the cabling/);
+    ctl.abort();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a stalled download says so on the Install screen: no progress for N s, the rate at 0, no ETA', async () => {
+  const at = new Date().toISOString();
+  const step = 'image-linux.service';
+  const ui = watch((push) => {
+    push({ type: 'step-start', at, step, title: 'Pull the image and unpack it onto the disk' });
+    push({ type: 'progress', at, step, bytes: 40 * 2 ** 20, total: 200 * 2 ** 20, rate: 0, idleSeconds: 7 });
+  });
+  await ui.waitFor('no progress for 7 s');
+  assert.match(ui.lastFrame()!, /40\.0 MiB of 200 MiB {2}0 B\/s {2}ETA --:-- {2}no progress for 7 s/);
 });

@@ -123,7 +123,7 @@ test('the units, the wrapper and the Containerfile agree on where the installer 
   assert.match(containerfile, new RegExp(`^COPY scripts/shoal-install\\.sh ${WRAPPER}$`, 'm'));
   const copied = /^COPY (units\/.*) \/usr\/lib\/systemd\/system\/$/m.exec(containerfile)?.[1]?.split(' ') ?? [];
   assert.deepEqual(copied.map((p) => p.replace('units/', '')).sort(), await unitFiles(), 'every unit is installed');
-  assert.match(containerfile, /systemctl enable shoal-install-auto\.service shoal-install-console\.service;/);
+  assert.match(containerfile, /systemctl enable shoal-install-auto\.service shoal-install-console\.service shoal-install-watch\.service;/);
   const patchesAt = containerfile.indexOf('COPY patches/ ./patches/');
   assert.ok(patchesAt >= 0 && patchesAt < containerfile.indexOf('RUN npm ci'), "the dependency patches are in place for npm ci's postinstall");
   assert.match(containerfile, /^FROM \$\{BASE_IMAGE\}$/m);

@@ -4,16 +4,20 @@
  * boots alone under OVMF (with the NVRAM entry the install wrote, and by the removable-media fallback) and
  * cloud-init applies the recipe's user-data. Plus the failure path: a missing image tag is reported as
  * `image-linux.service`, summarised on the console, and the machine stays up.
+ *
+ * Both runs also watch what shoal-install-watch.service shows a technician (the Install screen, read-only): the
+ * test's drop-in moves it from tty1 to ttyS1, which the test reads through tmux (lib/serial-line.ts).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ReceivedRequest } from './lib/webhook-receiver.ts';
 import { missingPrerequisite } from '../helpers/env.ts';
 import { progress } from './lib/log.ts';
+import { screensWhile, serialDropIn, SERIAL_TTY } from './lib/serial-line.ts';
 import { freshOvmfVars, OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, runVm, startVm, type VmOptions, type VmResult } from './lib/qemu.ts';
 import {
   autoKernelArgs,
@@ -103,6 +107,17 @@ function assertWebhook(r: ReceivedRequest, serial: string, secret: string) {
   return body;
 }
 
+/** shoal-install-watch.service on ttyS1 instead of tty1, for tmux to read; the shipped unit is otherwise unchanged. */
+const WATCH_DROP_IN = serialDropIn('shoal-install-watch', [`TTYPath=/dev/${SERIAL_TTY}`, 'Environment=TERM=vt220']);
+
+/** The first screen of the watch that passes `test`, kept in `work`; fails with the last screen when none did. */
+async function watchScreen(screens: string[], what: string, test: (s: string) => boolean, work: string, name: string): Promise<string> {
+  const s = screens.find(test);
+  assert.ok(s, `the read-only Install screen on ${SERIAL_TTY} never showed ${what} (${screens.length} screens); the last one:\n${screens.at(-1) ?? '(none)'}`);
+  await writeFile(join(work, `watch-${name}.txt`), s);
+  return s;
+}
+
 /** The first and last MiB of a disk image are still zero: nothing was written to it. */
 async function untouched(path: string): Promise<boolean> {
   const fh = await open(path, 'r');
@@ -135,7 +150,9 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
   const bundle = await phases.run('bundle (scripts/build.mjs)', buildBundle);
   const svc = (services = await phases.run('registry + push fixture', () => startServices(fixture)));
   progress(`registry ${svc.registry.url}, image ${svc.imageRef()} (${svc.pushed.size >> 20} MiB), webhook ${svc.receiver.url}`);
-  const disk = await phases.run('maintenance disk (mkfs.ext4 -d)', () => makeInstallerDisk(maintBase, bundle, join(work, 'maint.img')));
+  const disk = await phases.run('maintenance disk (mkfs.ext4 -d)', () =>
+    makeInstallerDisk(maintBase, bundle, join(work, 'maint.img'), { '/etc/systemd/system/shoal-install-watch.service.d/test-serial.conf': WATCH_DROP_IN }),
+  );
   // The failure run gets a pristine copy: the install run writes logs and a journal to its root.
   const failDisk = await phases.run('second maintenance disk (sparse copy)', () => copyDisk(disk, join(work, 'maint-fail.img')));
 
@@ -166,8 +183,16 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
       serial: SERIAL_OK,
       serialLog: join(work, 'serial-install.log'),
       timeoutMs: 20 * 60_000,
+      serialLine: join(work, 'watch-ok.sock'),
     });
-    await withSerialTail('install VM', work, () => phases.run('VM 1: install (maintenance VM, auto mode)', () => runVm({ ...options, onLine: (l) => (clock.onLine(l), progress(`install| ${l}`)) })), async (r) => {
+    let watched: string[] = [];
+    const install = async () => {
+      const run = runVm({ ...options, onLine: (l) => (clock.onLine(l), progress(`install| ${l}`)) });
+      const { value, screens } = await screensWhile(`shoal-watch-${process.pid}-ok`, join(work, 'watch-ok.sock'), work, run);
+      watched = screens;
+      return value;
+    };
+    await withSerialTail('install VM', work, () => phases.run('VM 1: install (maintenance VM, auto mode)', install), async (r) => {
       progress(`install VM: ${clock.describe()}`);
       const serial = r.serial;
       const out = installerConsole(serial);
@@ -189,6 +214,14 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
       assert.equal(svc.receiver.requests.filter((q) => q.path.endsWith(`/${SERIAL_OK}`)).length, 1, 'one report');
 
       assert.ok(await varsHaveEntry(vars, 'debian'), 'efibootmgr wrote a "debian" Boot#### entry into the NVRAM (VARS file)');
+
+      await watchScreen(
+        watched,
+        'the image step with its progress bar',
+        (s) => /Watching the automatic install \(read-only\)/.test(s) && /image-linux\.service/.test(s) && /#+\.+\s+\d+%/.test(s),
+        work,
+        'install-progress',
+      );
 
       await assertCompleteInstallLog(disk.image, work, [secret, 'SHOAL-FIRSTBOOT']);
       installed = true;
@@ -229,6 +262,7 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
     const iso = await makeJobIso(linuxRecipe(svc.imageRef(MISSING_TAG)), secret, join(work, 'task-fail.iso'));
     const SUMMARY_END = 'This machine stays up for inspection';
     let summaryAt: number | undefined;
+    let watched: string[] = [];
     const vm = startVm({
       ...installVmOptions({
         name: 'fail',
@@ -240,6 +274,7 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
         serial: SERIAL_FAIL,
         serialLog: join(work, 'serial-fail.log'),
         timeoutMs: 12 * 60_000,
+        serialLine: join(work, 'watch-fail.sock'),
       }),
       onLine: (l) => {
         progress(`fail| ${l}`);
@@ -252,17 +287,22 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
       () =>
         phases.run('VM 4: failing install (missing tag)', async () => {
           // Once the summary is out, the guest must still be running 15 s later: it stays up for a technician.
-          const settled = await Promise.race([vm.done.then(() => 'exited' as const), new Promise<'summary'>((res) => {
-            const poll = setInterval(() => {
-              if (summaryAt !== undefined && Date.now() - summaryAt > 15_000) {
-                clearInterval(poll);
-                res('summary');
-              }
-            }, 250);
-            void vm.done.finally(() => clearInterval(poll));
-          })]);
-          if (settled === 'summary') vm.stop();
-          return vm.done;
+          const run = (async () => {
+            const settled = await Promise.race([vm.done.then(() => 'exited' as const), new Promise<'summary'>((res) => {
+              const poll = setInterval(() => {
+                if (summaryAt !== undefined && Date.now() - summaryAt > 15_000) {
+                  clearInterval(poll);
+                  res('summary');
+                }
+              }, 250);
+              void vm.done.finally(() => clearInterval(poll));
+            })]);
+            if (settled === 'summary') vm.stop();
+            return vm.done;
+          })();
+          const { value, screens } = await screensWhile(`shoal-watch-${process.pid}-fail`, join(work, 'watch-fail.sock'), work, run);
+          watched = screens;
+          return value;
         }),
       async (r) => {
         const serial = r.serial;
@@ -283,6 +323,13 @@ test('install and boot: auto mode installs Debian from an OCI registry, the disk
         assert.match(summary, new RegExp(`^${SUMMARY_END}`, 'm'));
         assert.doesNotMatch(summary, /The controller was NOT told/);
         assert.ok(!serial.includes(secret), 'the webhook secret never reaches the console');
+        await watchScreen(
+          watched,
+          'the failed step and the missing tag',
+          (x) => /The automatic install failed at image-linux\.service\./.test(x) && x.includes(MISSING_TAG),
+          work,
+          'failed',
+        );
 
         const posted = await svc.receiver.waitFor((q) => q.path.endsWith(`/${SERIAL_FAIL}`), 1000);
         const body = assertWebhook(posted, SERIAL_FAIL, secret);

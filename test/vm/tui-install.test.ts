@@ -4,10 +4,8 @@
  *
  * The maintenance VM is the one of install-boot.test.ts (same disk, units, registry and fixture), booted without
  * `shoal.auto` and with `systemd.wants=shoal-install-serial@ttyS1.service`, as the unit's own comment documents.
- * ttyS0 keeps the kernel console (streamed and logged as usual); ttyS1 is a qemu chardev socket on the host. A tiny
- * node bridge (no dependency) connects that socket to the terminal of an 80x24 tmux session, so tmux is the terminal
- * emulator: `send-keys` types on the serial line and `capture-pane -p` reads the screen, as in
- * test/integration/tui-tmux.test.ts. A drop-in (the test's overlay, not the shipped unit) points the installer at
+ * ttyS0 keeps the kernel console (streamed and logged as usual); ttyS1 is the technician's terminal, through tmux
+ * on the host (lib/serial-line.ts), as in test/integration/tui-tmux.test.ts. A drop-in (the test's overlay, not the shipped unit) points the installer at
  * the test registry: `--registry 10.0.2.2:PORT --plain-http 10.0.2.2:PORT`.
  *
  * The walk: Machine -> Disk (/dev/vdb, the blank 4 GiB disk) -> Image (os-images/debian-rootfs:12 from the registry)
@@ -20,14 +18,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { missingPrerequisite } from '../helpers/env.ts';
-import { keepScreen, openTerminal, type Terminal } from '../helpers/tmux-terminal.ts';
 import { progress } from './lib/log.ts';
+import { attachSerialTerminal, serialDropIn, serialLineArgs, SERIAL_TTY, type SerialTerminal } from './lib/serial-line.ts';
 import { MAINT_KERNEL_ARGS } from './lib/maint-root.ts';
 import { freshOvmfVars, OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, runVm, startVm, type VmResult } from './lib/qemu.ts';
 import {
@@ -58,7 +56,7 @@ function whySkip(): string | undefined {
 const skip = whySkip();
 if (skip) process.stderr.write(`\n*** SKIPPING the console-install VM test: ${skip} ***\n\n`);
 
-const TTY = 'ttyS1';
+const TTY = SERIAL_TTY;
 const SERIAL = 'VMTEST-TUI1';
 const HOSTNAME = 'shoal-tui-test';
 const KERNEL_ARGS = 'shoal.tui=1';
@@ -73,68 +71,9 @@ power_state:
   message: shoal tui vm test done
 `;
 
-/** Serial line <-> the tmux pane's terminal: raw bytes both ways; the pane stays open when the line closes. */
-const BRIDGE = `import { connect } from 'node:net';
-const c = connect(process.argv[2]);
-c.on('connect', () => {
-  if (process.stdin.isTTY) process.stdin.setRawMode(true);
-  process.stdin.pipe(c);
-  c.pipe(process.stdout);
-});
-c.on('error', (e) => { process.stderr.write('bridge: ' + e.message + '\\n'); process.exit(1); });
-c.on('close', () => process.exit(0));
-`;
-
 /** How long a screen may stand still before waitFor presses its `nudge` keys; and what it pressed. */
 const STALL_MS = 10_000;
 const stalls: string[] = [];
-
-/** An 80x24 tmux terminal on the guest's serial line (the chardev socket); every kept screen goes to `dir`. */
-interface SerialTerminal extends Terminal {
-  pointAt(line: RegExp, max?: number): Promise<string>;
-  keep(name: string, text?: string): Promise<string>;
-}
-
-function serialTerminal(session: string, socket: string, bridge: string, dir: string): SerialTerminal {
-  const term = openTerminal(session, `'${process.execPath}' '${bridge}' '${socket}'; echo '[serial line closed]'; sleep 3600`, {
-    // A serial console redraws at most 4 times a second.
-    keyDelayMs: 350,
-    typeDelayMs: 500,
-    stall: {
-      ms: STALL_MS,
-      // Seen once in six runs: the console's last frame never reached the line and nothing else redraws
-      // (see the report). Keys that change nothing the walk relies on make it draw again; each use is counted.
-      report(what, keys) {
-        stalls.push(`${what}: pressed ${keys.join(' ')}`);
-        progress(`serial console stood still ${STALL_MS / 1000} s waiting for ${what}: pressing ${keys.join(' ')} to make it redraw`);
-      },
-    },
-  });
-  let kept = 0;
-  return {
-    ...term,
-    /** Moves a list's pointer (`> `, the serial glyph) down to the line that matches, at most `max` steps. */
-    async pointAt(line: RegExp, max = 12): Promise<string> {
-      for (let i = 0; ; i++) {
-        const s = await term.settled();
-        if (s.split('\n').some((l) => /> /.test(l) && line.test(l.slice(l.indexOf('> ') + 2)))) return s;
-        if (i >= max) assert.fail(`the pointer never reached ${String(line)}; the screen:\n${s}`);
-        await term.keys('Down');
-        // The next look must see the move (a serial console redraws at most 4 times a second).
-        for (const deadline = Date.now() + 3000; term.screen() === s && Date.now() < deadline; ) await sleep(100);
-      }
-    },
-    keep: (name, text = term.screen()) => keepScreen(name, text, [join(dir, `screen-${String(++kept).padStart(2, '0')}-${name}.txt`)]),
-  };
-}
-
-async function waitForFile(path: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (Date.now() > deadline) throw new Error(`${path} did not appear within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
 
 /** Rejects after `ms` unless `p` settles first. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -165,18 +104,7 @@ test('console install on a serial line: a technician walks the wizard in the mai
   const reg = svc.registryGuestHost;
   progress(`registry ${svc.registry.url}, the guest browses ${reg}`);
   // The shipped unit runs `shoal-install` bare; the drop-in names the test registry (plain HTTP, not loopback to the guest).
-  // TTYRows/TTYColumns: the terminal's size for systemd 252 (bookworm), which knows no systemd.tty.rows.* kernel option.
-  // StandardError and ExecStopPost: should the installer die, its error and exit status reach ttyS0, which the test logs.
-  const dropIn = [
-    '[Service]',
-    'ExecStart=',
-    `ExecStart=/usr/local/bin/shoal-install --registry ${reg} --plain-http ${reg}`,
-    'TTYRows=24',
-    'TTYColumns=80',
-    'StandardError=journal+console',
-    `ExecStopPost=/bin/sh -c 'echo "shoal-install-serial: $SERVICE_RESULT $EXIT_CODE $EXIT_STATUS" >/dev/console'`,
-    '',
-  ].join('\n');
+  const dropIn = serialDropIn('shoal-install-serial', ['ExecStart=', `ExecStart=/usr/local/bin/shoal-install --registry ${reg} --plain-http ${reg}`]);
   const disk = await phases.run('maintenance disk (mkfs.ext4 -d)', () =>
     makeInstallerDisk(maintBase, bundle, join(work, 'maint.img'), {
       [`/etc/systemd/system/shoal-install-serial@${TTY}.service.d/test-registry.conf`]: dropIn,
@@ -186,8 +114,6 @@ test('console install on a serial line: a technician walks the wizard in the mai
   const target = await blankDisk(join(work, 'target.img'));
   const vars = await freshOvmfVars(work, 'vars.fd');
   const socket = join(work, 'tui.sock');
-  const bridge = join(work, 'bridge.mjs');
-  await writeFile(bridge, BRIDGE);
 
   let installed = false;
   await t.test('the console installer on ttyS1: Machine, Disk, Image, Layout, Settings, Review, Install, Done, power off', async () => {
@@ -203,12 +129,19 @@ test('console install on a serial line: a technician walks the wizard in the mai
       timeoutMs: 20 * 60_000,
       serialLog: join(work, 'serial-install.log'),
       onLine: (l) => (clock.onLine(l), progress(`install| ${l}`)),
-      extraArgs: ['-chardev', `socket,id=tui,path=${socket},server=on,wait=off`, '-serial', 'chardev:tui', ...smbiosSerial(SERIAL)],
+      extraArgs: [...serialLineArgs(socket), ...smbiosSerial(SERIAL)],
     });
     let result: VmResult | undefined;
     try {
-      await waitForFile(socket, 15_000);
-      term = serialTerminal(`shoal-tui-vm-${process.pid}`, socket, bridge, work);
+      term = await attachSerialTerminal(`shoal-tui-vm-${process.pid}`, socket, work, {
+        ms: STALL_MS,
+        // Seen once in six runs: the console's last frame never reached the line and nothing else redraws
+        // (see the report). Keys that change nothing the walk relies on make it draw again; each use is counted.
+        report(what, keys) {
+          stalls.push(`${what}: pressed ${keys.join(' ')}`);
+          progress(`serial console stood still ${STALL_MS / 1000} s waiting for ${what}: pressing ${keys.join(' ')} to make it redraw`);
+        },
+      });
       const tt = term;
       await phases.run('VM 1: boot to the console installer', async () => {
         const s = await tt.keep('machine', await tt.waitFor(/Registry\s+10\.0\.2\.2:\d+ answers/, { timeoutMs: 5 * 60_000 }));

@@ -52,7 +52,8 @@ export function progressText(p: NonNullable<InstallModel['progress']>): string {
   const amount = (n: number) => (files ? `${n} files` : formatBytes(n));
   const of = p.total ? ` of ${amount(p.total)}` : '';
   const rate = files ? `${Math.round(p.rate)} files/s` : formatRate(p.rate);
-  return `${p.phase ? `${p.phase}: ` : ''}${amount(p.bytes)}${of}  ${rate}  ETA ${formatEta(p.etaSeconds)}`;
+  const idle = p.idleSeconds !== undefined ? `  no progress for ${p.idleSeconds} s` : '';
+  return `${p.phase ? `${p.phase}: ` : ''}${amount(p.bytes)}${of}  ${rate}  ETA ${formatEta(p.etaSeconds)}${idle}`;
 }
 
 /** The Install screen's body: steps, the current step's bar and command, and the log tail. Read-only; `reserve` lines are left for the screen. */
@@ -85,7 +86,7 @@ export function InstallView({ model, spin, tick, headline, reserve = 0 }: { mode
             <ProgressBar ratio={p?.total ? p.bytes / p.total : undefined} width={barWidth} tick={tick} />
             <Text>{pct !== undefined ? ` ${String(pct).padStart(3)}%` : '     '}</Text>
           </Box>
-          <Text color={theme.colour.muted}>{p ? fit(progressText(p), width, ell) : fit(`${spin} ${model.steps.find((s) => s.step === model.current)?.title ?? ''}`, width, ell)}</Text>
+          <Text color={p?.idleSeconds !== undefined ? theme.colour.warn : theme.colour.muted}>{p ? fit(progressText(p), width, ell) : fit(`${spin} ${model.steps.find((s) => s.step === model.current)?.title ?? ''}`, width, ell)}</Text>
         </Box>
       ) : null}
       {command.map((l, i) => (

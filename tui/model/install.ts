@@ -82,7 +82,7 @@ export function applyEvent(m: InstallModel, e: InstallEvent): InstallModel {
       break;
     }
     case 'progress':
-      m.progress = { step: e.step, bytes: e.bytes, total: e.total, rate: e.rate, etaSeconds: e.etaSeconds, phase: e.phase, unit: e.unit };
+      m.progress = { step: e.step, bytes: e.bytes, total: e.total, rate: e.rate, etaSeconds: e.etaSeconds, phase: e.phase, unit: e.unit, idleSeconds: e.idleSeconds };
       return m;
     case 'command':
       if (e.step === m.current) m.command = e.command;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../../helpers/registry.ts';
 import { buildFixtureRootfs } from './fixture-os.ts';
 import { progress } from './log.ts';
+import { serialLineArgs } from './serial-line.ts';
 import { buildMaintenanceBase, MAINT_KERNEL_ARGS, makeMaintenanceDisk, type MaintenanceDisk, type OverlayFile } from './maint-root.ts';
 import type { VmOptions, VmResult } from './qemu.ts';
 import { sh } from './sh.ts';
@@ -39,9 +40,9 @@ export const TARGET_DISK_BYTES = 4 * 2 ** 30;
 export const GUEST_BUNDLE = '/usr/local/lib/shoal-install/shoal-install.mjs';
 export const GUEST_WRAPPER = '/usr/local/bin/shoal-install';
 export const GUEST_UNIT_DIR = '/usr/lib/systemd/system';
-export const UNITS = ['shoal-install-auto.service', 'shoal-install-console.service', 'shoal-install-serial@.service'] as const;
-/** Enabled as the Containerfile does: auto runs under `shoal.auto`, the console one steps aside by its conditions. */
-export const ENABLED_UNITS = ['shoal-install-auto.service', 'shoal-install-console.service'] as const;
+export const UNITS = ['shoal-install-auto.service', 'shoal-install-console.service', 'shoal-install-serial@.service', 'shoal-install-watch.service'] as const;
+/** Enabled as the Containerfile does: auto and watch run under `shoal.auto`, the console one steps aside by its conditions. */
+export const ENABLED_UNITS = ['shoal-install-auto.service', 'shoal-install-console.service', 'shoal-install-watch.service'] as const;
 
 // --- phases --------------------------------------------------------------------------------------------------
 
@@ -205,6 +206,8 @@ export interface InstallRun {
   serial: string;
   serialLog: string;
   timeoutMs: number;
+  /** A socket for the guest's ttyS1 (lib/serial-line.ts). */
+  serialLine?: string;
 }
 
 /** The maintenance VM: its root on vda, the blank target on vdb, the task ISO as /dev/sr0, OVMF with efivars. */
@@ -219,7 +222,7 @@ export function installVmOptions(r: InstallRun): VmOptions {
     ovmfVars: r.ovmfVars,
     timeoutMs: r.timeoutMs,
     serialLog: r.serialLog,
-    extraArgs: smbiosSerial(r.serial),
+    extraArgs: [...smbiosSerial(r.serial), ...(r.serialLine ? serialLineArgs(r.serialLine) : [])],
   };
 }
 
