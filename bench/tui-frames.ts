@@ -86,7 +86,7 @@ async function flood(eventsPerSecond: number, seconds: number, kind: 'linux' | '
   const firstFrameMs = stdout.firstAt - t0;
   const at = () => new Date().toISOString();
   push({ type: 'step-start', at: at(), step: 'image-linux.service', title: 'Pull the image and unpack it onto the disk' });
-  push({ type: 'command', at: at(), step: 'image-linux.service', command: 'tar --extract --file=- --directory=/run/shoal-install/target-x --numeric-owner --xattrs --acls --use-compress-program=zstd' });
+  push({ type: 'command', at: at(), step: 'image-linux.service', command: 'tar --extract --file=- --directory=/run/shoal-install/target-x --numeric-owner --xattrs --acls' });
   await sleep(200);
   const total = 4 * 1024 ** 3;
   const writes0 = stdout.writes;

@@ -11,15 +11,14 @@ import { mountOptions, mountOrder } from './mounts.ts';
 import { mountTarget } from './mounts.ts';
 import { partitionDevice } from '../disks.ts';
 
-/** The fast system decompressors; tar runs them itself with `-d`. */
-const DECOMPRESSOR: Record<Exclude<ImageFormat, 'wim'>, string | undefined> = { tar: undefined, gzip: 'pigz', zstd: 'zstd', xz: 'xz -T0' };
+/** The fast system decompressors, reading the layer on stdin. */
+const DECOMPRESSOR: Record<Exclude<ImageFormat, 'wim'>, string | undefined> = { tar: undefined, gzip: 'pigz -dc', zstd: 'zstd -dc', xz: 'xz -dc -T0' };
 
 /**
  * GNU tar keeps numeric owners, modes, ACLs and every xattr (security.selinux among them: copied as a raw
  * xattr, which needs no SELinux in the maintenance OS).
  */
-export function tarCommand(root: string, format: Exclude<ImageFormat, 'wim'>): string[] {
-  const program = DECOMPRESSOR[format];
+export function tarCommand(root: string): string[] {
   return [
     'tar',
     '--extract',
@@ -31,8 +30,18 @@ export function tarCommand(root: string, format: Exclude<ImageFormat, 'wim'>): s
     '--xattrs',
     '--xattrs-include=*',
     '--acls',
-    ...(program ? [`--use-compress-program=${program}`] : []),
   ];
+}
+
+/**
+ * The layer's way into tar: `decompressor | tar` in a shell, so that the two share a pipe of their own. Not tar's
+ * --use-compress-program: for reading, GNU tar relays the archive to the decompressor through a child of its own,
+ * in 10 KiB records, which cost a third more time in the unpack (measured with the bench's artifact).
+ */
+export function unpackCommand(root: string, format: Exclude<ImageFormat, 'wim'>): string[] {
+  const decompressor = DECOMPRESSOR[format];
+  const tar = tarCommand(root);
+  return decompressor ? ['bash', '-o', 'pipefail', '-c', `${decompressor} | ${commandLine(tar)}`] : tar;
 }
 
 const isPipeError = (e: unknown) => ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'].includes((e as NodeJS.ErrnoException)?.code ?? '');
@@ -46,7 +55,7 @@ export const imageLinuxStep: StepImpl = {
     return [
       ...mountOrder(plan.partitions).map((p) => commandLine(['mount', ...mountOptions(p), partitionDevice(device, p.number), join(root, p.mountpoint!)])),
       `GET ${plan.recipe.oci_url} (manifest, then its one layer; sha256 checked as it streams)`,
-      `${commandLine(tarCommand(root, 'zstd')).replace('--use-compress-program=zstd', '--use-compress-program=<pigz|zstd|xz, from the layer>')} < layer`,
+      `${commandLine(unpackCommand(root, 'zstd')).replace('zstd -dc', '<pigz|zstd|xz> -dc')} < layer`,
       `write ${root}/etc/fstab (every filesystem and swap by UUID)`,
     ];
   },
@@ -65,7 +74,7 @@ export const imageLinuxStep: StepImpl = {
     const root = await mountTarget(ctx);
     const { stream, format } = await openArtifact(ctx);
     if (format === 'wim') throw new StepError('the layer is a WIM image, not a rootfs tarball');
-    const tar = ctx.spawn(tarCommand(root, format), { stdinPipe: true });
+    const tar = ctx.spawn(unpackCommand(root, format), { stdinPipe: true });
     const feeding = pipeline(stream, tar.child.stdin!);
     feeding.catch(() => tar.child.kill());
     const [fed, extracted] = await Promise.allSettled([feeding, tar.done]);
