@@ -41,7 +41,9 @@ export function tarCommand(root: string): string[] {
 export function unpackCommand(root: string, format: Exclude<ImageFormat, 'wim'>): string[] {
   const decompressor = DECOMPRESSOR[format];
   const tar = tarCommand(root);
-  return decompressor ? ['bash', '-o', 'pipefail', '-c', `${decompressor} | ${commandLine(tar)}`] : tar;
+  // trap: a cancelled install stops this shell with SIGTERM; the shell then outlives the pipe, which ends as soon
+  // as the download is cut, so that the step is not over before tar has let go of the target's files.
+  return decompressor ? ['bash', '-o', 'pipefail', '-c', `trap "" TERM; ${decompressor} | ${commandLine(tar)}`] : tar;
 }
 
 const isPipeError = (e: unknown) => ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'].includes((e as NodeJS.ErrnoException)?.code ?? '');

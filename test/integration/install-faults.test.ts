@@ -208,4 +208,5 @@ test('SIGINT mid-pull: exit 130, the step reported as aborted, nothing left moun
   assert.equal(loopsOf(disk), '', 'loop device detached');
   assert.equal(sh('mount | grep -c shoal-install/target || true').trim(), '0', 'nothing left mounted');
   assert.equal(sh('pgrep -f "[t]ar --extract --file=- --directory=/run/shoal-install" || true').trim(), '', 'tar was killed');
+  assert.equal(sh('pgrep -f "^(zstd|pigz|xz) -dc" || true').trim(), '', 'the decompressor was stopped');
 });

@@ -269,6 +269,8 @@ test('SIGTERM during the install (systemd stopping the unit): the runner aborts 
   const log = await readFile(join(work, 'sigterm.jsonl'), 'utf8');
   const mounts = await readFile('/proc/mounts', 'utf8');
   for (const dir of new Set(log.match(/\/run\/shoal-install\/target-\w+/g) ?? [])) assert.ok(!mounts.includes(dir), `${dir} was unmounted`);
+  assert.equal(sh('pgrep -f "[t]ar --extract --file=- --directory=/run/shoal-install" || true').trim(), '', 'tar was stopped');
+  assert.equal(sh('pgrep -f "^pigz -dc" || true').trim(), '', 'the decompressor was stopped');
   assert.match(log, /"type":"result"/);
   assert.match(log, /SIGTERM|aborted/);
 });
