@@ -22,6 +22,7 @@ export function renderOptions(kind: ConsoleKind, stdout: NodeJS.WriteStream, std
     stdout,
     stdin,
     exitOnCtrlC: false,
+    // console.* output is moved above the frame on the real terminal only (the bench draws to a counting stream).
     patchConsole: stdout === process.stdout,
     maxFps: kind === 'serial' ? 4 : MAX_EVENT_FPS,
     incrementalRendering: kind === 'serial',
