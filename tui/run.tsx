@@ -69,7 +69,7 @@ function onCrash(crash: (error: unknown) => void): () => void {
 }
 
 /** What the technician reads on this console after a crash, in place of the installer. */
-export function crashReport(error: unknown, installing: boolean): string {
+function crashReport(error: unknown, installing: boolean): string {
   const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return [
     'shoal-install stopped unexpectedly. This is a bug in the installer:',

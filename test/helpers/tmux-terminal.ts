@@ -17,7 +17,7 @@ export const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding
 const BORDER = /^[┌└+╭╰][─-]{20,}[┐┘+╮╯]$/;
 
 /** True when the capture holds a whole frame of the installer: its top and bottom borders. */
-export function wholeFrame(screen: string): boolean {
+function wholeFrame(screen: string): boolean {
   return screen.split('\n').filter((l) => BORDER.test(l)).length >= 2;
 }
 

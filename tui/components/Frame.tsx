@@ -13,7 +13,7 @@ import { StatusBar } from './StatusBar.tsx';
  * The frame is one line shorter than the terminal: a full-height frame makes Ink clear the screen each time.
  * It leaves the last column free where the theme says so.
  */
-export function frameSize(size: { columns: number; rows: number }, theme: Pick<Theme, 'lastColumn'>) {
+function frameSize(size: { columns: number; rows: number }, theme: Pick<Theme, 'lastColumn'>) {
   const columns = Math.max(40, size.columns - (theme.lastColumn ? 0 : 1));
   const rows = Math.max(10, size.rows - 1);
   return { columns, rows, body: { width: columns - 4, height: rows - 4 } };
