@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DiskFacts } from './disks.ts';
 import { parseReference, type ImageReference } from './oci/reference.ts';
 import { isConfigDrive, isWindows, type Format, type PartitionSpec, type Recipe } from './recipe.ts';
-import { MiB, alignDown, formatBytes, parseSize } from './sizes.ts';
+import { MiB, alignDown, formatBytes, parseSize, sizeProblem } from './sizes.ts';
 import type { MachineFacts } from './machine.ts';
 
 export const LINUX_STEPS = ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service'] as const;
@@ -116,6 +116,11 @@ function layoutPartitions(recipe: Recipe, disk: DiskFacts, problems: string[]): 
   const out: PlannedPartition[] = [];
   recipe.partition_layout.forEach((spec, i) => {
     const where = `partition_layout[${i}]`;
+    const problem = sizeProblem(spec.size);
+    if (problem) {
+      problems.push(`${where}.size: ${problem}`);
+      return;
+    }
     const size = parseSize(spec.size);
     if (size.kind === 'rest' && i !== recipe.partition_layout.length - 1) {
       problems.push(`${where}: only the last partition can take the rest of the disk (100%)`);

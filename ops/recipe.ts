@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SIZE_PATTERN } from './sizes.ts';
+import { sizeProblem } from './sizes.ts';
 
 /** A file-ish value: inline text (maybe base64), inline content, a URL to fetch, or a path in the maintenance OS. */
 export const Payload = z.union([
@@ -18,7 +18,10 @@ const SHORT_TYPE = /^[0-9a-fA-F]{4}$/;
 const FULL_GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 export const PartitionSpec = z.strictObject({
-  size: z.string().regex(SIZE_PATTERN, 'a size like 512M, 1G, 1GiB, 2T or 100%'),
+  size: z.string().superRefine((v, ctx) => {
+    const problem = sizeProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   type_guid: z
     .string()
     .refine((v) => SHORT_TYPE.test(v) || FULL_GUID.test(v), 'an sgdisk type code like ef00 or a full GPT type GUID')
