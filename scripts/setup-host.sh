@@ -7,6 +7,8 @@ PACKAGES=(
   docker-registry skopeo apache2-utils openssl curl
   qemu-system-x86 qemu-utils ovmf debootstrap xorriso efibootmgr grub-efi-amd64-bin
   libhivex-bin libwin-hivex-perl tmux shellcheck systemd
+  # The maintenance ISO (scripts/build_maintenance_os.sh) and the VM tests' screen reading (OCR of a screendump).
+  mmdebstrap squashfs-tools grub-pc-bin grub-common tesseract-ocr netpbm
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
