@@ -1,9 +1,10 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Plan } from '../plan.ts';
 import type { StepImpl } from '../runner.ts';
+import { inImage, mkdirInRoot, writeFileInRoot } from '../in-root.ts';
 import { mountTarget } from './mounts.ts';
 
 /** DNS-safe form of the serial for a default host name. */
@@ -39,10 +40,10 @@ export const configDriveStep: StepImpl = {
       }
       return;
     }
-    const seed = join(await mountTarget(ctx), 'var/lib/cloud/seed/nocloud');
-    await mkdir(seed, { recursive: true, mode: 0o700 });
-    await writeFile(join(seed, 'user-data'), userData, { mode: 0o600 });
-    await writeFile(join(seed, 'meta-data'), metaData, { mode: 0o600 });
-    ctx.log(`NoCloud seed written to /var/lib/cloud/seed/nocloud in the installed system`);
+    const root = await mountTarget(ctx);
+    const seed = inImage(root, await mkdirInRoot(root, 'var/lib/cloud/seed/nocloud', 0o700));
+    await writeFileInRoot(root, `${seed}/user-data`, userData, { mode: 0o600, log: ctx.log });
+    await writeFileInRoot(root, `${seed}/meta-data`, metaData, { mode: 0o600, log: ctx.log });
+    ctx.log(`NoCloud seed written to ${seed} in the installed system`);
   },
 };

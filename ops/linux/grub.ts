@@ -1,17 +1,16 @@
-import { access, appendFile, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsInRoot, readFileInRoot, writeFileInRoot } from '../in-root.ts';
 import type { Plan } from '../plan.ts';
 import { StepError, type StepContext, type StepImpl } from '../runner.ts';
 import { bindSystemDirs, mountTarget } from './mounts.ts';
 import { readOsRelease } from './os-release.ts';
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+type Log = StepContext['log'];
 
 /** Debian and Ubuntu ship `grub-*`, Fedora and EL `grub2-*`; the target's own tools match its modules. */
-async function grubFlavour(root: string): Promise<{ install: string; mkconfig: string; cfg: string }> {
+export async function grubFlavour(root: string): Promise<{ install: string; mkconfig: string; cfg: string }> {
   for (const bin of ['/usr/sbin', '/usr/bin', '/sbin']) {
-    if (await exists(join(root, bin, 'grub-install'))) return { install: 'grub-install', mkconfig: 'grub-mkconfig', cfg: '/boot/grub/grub.cfg' };
-    if (await exists(join(root, bin, 'grub2-install'))) return { install: 'grub2-install', mkconfig: 'grub2-mkconfig', cfg: '/boot/grub2/grub.cfg' };
+    if (await existsInRoot(root, `${bin}/grub-install`)) return { install: 'grub-install', mkconfig: 'grub-mkconfig', cfg: '/boot/grub/grub.cfg' };
+    if (await existsInRoot(root, `${bin}/grub2-install`)) return { install: 'grub2-install', mkconfig: 'grub2-mkconfig', cfg: '/boot/grub2/grub.cfg' };
   }
   throw new StepError(
     'the installed image has no grub-install or grub2-install',
@@ -45,12 +44,22 @@ export function pinRootByUuid(cfg: string, rootUuid: string): string {
   return fixed;
 }
 
-async function addKernelArgs(root: string, args: string | undefined): Promise<void> {
+const GRUB_DEFAULTS = 'etc/default/grub';
+
+export async function addKernelArgs(root: string, args: string | undefined, log: Log): Promise<void> {
   if (!args?.trim()) return;
-  const file = join(root, 'etc/default/grub');
+  const old = await readFileInRoot(root, GRUB_DEFAULTS).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return Buffer.alloc(0);
+    throw e;
+  });
   // The recipe schema admits no quote, `$` or line break here, so the line is inert as shell.
   const line = `GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX ${args.trim()}"  # added by shoal-install\n`;
-  await appendFile(file, `\n${line}`);
+  await writeFileInRoot(root, GRUB_DEFAULTS, Buffer.concat([old, Buffer.from(`\n${line}`)]), { log });
+}
+
+/** grub-mkconfig's output, read and rewritten within the target, with the root named by UUID. */
+export async function pinGrubCfg(root: string, cfg: string, rootUuid: string, log: Log): Promise<void> {
+  await writeFileInRoot(root, cfg, pinRootByUuid(String(await readFileInRoot(root, cfg)), rootUuid), { log });
 }
 
 export function efibootmgrCommand(plan: Plan, device: string, id: string): string[] {
@@ -65,9 +74,9 @@ async function removeOldEntries(ctx: StepContext, label: string): Promise<void> 
   }
 }
 
-async function checkEsp(root: string, id: string): Promise<void> {
+export async function checkEsp(root: string, id: string): Promise<void> {
   for (const f of [`boot/efi/EFI/${id}/grubx64.efi`, 'boot/efi/EFI/BOOT/BOOTX64.EFI']) {
-    if (!(await exists(join(root, f)))) throw new StepError(`the ESP does not hold /${f} after grub-install`, 'see the grub-install output in the log');
+    if (!(await existsInRoot(root, f))) throw new StepError(`the ESP does not hold /${f} after grub-install`, 'see the grub-install output in the log');
   }
 }
 
@@ -79,12 +88,11 @@ export const bootloaderLinuxStep: StepImpl = {
     const rootUuid = ctx.state.fsUuids[rootPart.number]!;
     const id = bootloaderId(await readOsRelease(root));
     const grub = await grubFlavour(root);
-    await addKernelArgs(root, ctx.plan.recipe.kernel_args);
+    await addKernelArgs(root, ctx.plan.recipe.kernel_args, ctx.log);
     await bindSystemDirs(ctx, root, ctx.plan.machine.efivars);
     for (const cmd of grubInstallCommands(root, grub.install, id)) await ctx.exec(cmd);
     await ctx.exec(['chroot', root, grub.mkconfig, '-o', grub.cfg]);
-    const cfgPath = join(root, grub.cfg);
-    await writeFile(cfgPath, pinRootByUuid(await readFile(cfgPath, 'utf8'), rootUuid));
+    await pinGrubCfg(root, grub.cfg, rootUuid, ctx.log);
     await checkEsp(root, id);
     if (!ctx.plan.machine.efivars) {
       ctx.log('no efivars: no firmware boot entry written; the firmware will boot EFI/BOOT/BOOTX64.EFI', 'warn');

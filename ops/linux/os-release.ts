@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileInRoot } from '../in-root.ts';
 
 export function parseOsRelease(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -13,7 +12,10 @@ export function parseOsRelease(text: string): Record<string, string> {
 /** The installed tree's os-release (`etc/os-release`, else `usr/lib/os-release`); empty when it has none. */
 export async function readOsRelease(root: string): Promise<Record<string, string>> {
   for (const f of ['etc/os-release', 'usr/lib/os-release']) {
-    const text = await readFile(join(root, f), 'utf8').catch(() => undefined);
+    const text = await readFileInRoot(root, f).then(String, (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
     if (text !== undefined) return parseOsRelease(text);
   }
   return {};

@@ -1,4 +1,3 @@
-import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { commandLine } from '../exec.ts';
@@ -10,6 +9,7 @@ import { renderFstab } from './fstab.ts';
 import { mountOptions, mountOrder } from './mounts.ts';
 import { mountTarget } from './mounts.ts';
 import { partitionDevice } from '../disks.ts';
+import { existsInRoot, inImage, writeFileInRoot } from '../in-root.ts';
 
 /** The fast system decompressors, reading the layer on stdin. */
 const DECOMPRESSOR: Record<Exclude<ImageFormat, 'wim'>, string | undefined> = { tar: undefined, gzip: 'pigz -dc', zstd: 'zstd -dc', xz: 'xz -dc -T0' };
@@ -48,8 +48,6 @@ export function unpackCommand(root: string, format: Exclude<ImageFormat, 'wim'>)
 
 const isPipeError = (e: unknown) => ['EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED'].includes((e as NodeJS.ErrnoException)?.code ?? '');
 
-const exists = (p: string) => access(p).then(() => true, () => false);
-
 export const imageLinuxStep: StepImpl = {
   title: 'Pull the image and unpack it onto the disk',
   describe(plan: Plan, device: string) {
@@ -84,10 +82,10 @@ export const imageLinuxStep: StepImpl = {
     if (fed.status === 'rejected' && !isPipeError(fed.reason)) throw fed.reason;
     if (extracted.status === 'rejected') throw extracted.reason;
     if (fed.status === 'rejected') throw fed.reason;
-    if (!(await exists(join(root, 'etc/os-release'))) && !(await exists(join(root, 'usr/lib/os-release')))) {
+    if (!(await existsInRoot(root, 'etc/os-release')) && !(await existsInRoot(root, 'usr/lib/os-release'))) {
       throw new StepError('the unpacked image has no etc/os-release', 'is the artifact a rootfs tarball with directories relative to / ?');
     }
-    await writeFile(join(root, 'etc/fstab'), renderFstab(ctx.plan.partitions, ctx.state.fsUuids, mountOrder(ctx.plan.partitions)));
-    ctx.log('wrote /etc/fstab');
+    const fstab = await writeFileInRoot(root, 'etc/fstab', renderFstab(ctx.plan.partitions, ctx.state.fsUuids, mountOrder(ctx.plan.partitions)), { log: ctx.log });
+    ctx.log(`wrote ${inImage(root, fstab)}`);
   },
 };

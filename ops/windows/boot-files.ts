@@ -1,7 +1,9 @@
 // What bcdboot copies from the Windows partition to the ESP (WINDOWS.md, "UEFI boot files"), found
-// case-insensitively in the applied image.
-import { readdir } from 'node:fs/promises';
+// case-insensitively in the applied image. mcopy follows links in what it copies, so the copied trees must hold
+// only files and directories: a link could carry a host file (or a FIFO, a hang) onto the ESP.
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { inImage } from '../in-root.ts';
 import { StepError } from '../runner.ts';
 import { findPath } from './ci-path.ts';
 
@@ -21,9 +23,23 @@ export interface BootSources {
   bootmgfw: string;
 }
 
+/** Refuse anything in the tree at `path` but plain files and directories. */
+async function assertPlainTree(root: string, path: string): Promise<void> {
+  const st = await lstat(path);
+  if (st.isDirectory()) {
+    for (const e of await readdir(path)) await assertPlainTree(root, join(path, e));
+  } else if (!st.isFile()) {
+    throw new StepError(
+      `the applied image's ${inImage(root, path)} is ${st.isSymbolicLink() ? 'a link' : 'not a regular file'}: boot files are copied to the ESP as they are`,
+      'the boot files of a Windows image are plain files; is this image what it claims to be?',
+    );
+  }
+}
+
 async function entries(root: string, rel: string): Promise<string[] | undefined> {
   const dir = await findPath(root, rel);
   if (!dir) return undefined;
+  await assertPlainTree(root, dir);
   return (await readdir(dir)).sort().map((e) => join(dir, e));
 }
 

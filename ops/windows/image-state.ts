@@ -1,7 +1,8 @@
 // Is the applied image generalized (sysprep /generalize /oobe)? Only then does Windows run the specialize and
 // oobeSystem passes that read unattend.xml on first boot; a captured, non-generalized system boots as the
 // machine it was captured from. Readable offline: the SOFTWARE hive, else Windows/Setup/State/State.ini.
-import { readFile } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
+import { inImage, readFileInRoot } from '../in-root.ts';
 import type { StepContext } from '../runner.ts';
 import { findPath } from './ci-path.ts';
 
@@ -25,7 +26,7 @@ export interface ImageState {
 
 export async function readImageState(ctx: StepContext, root: string): Promise<ImageState> {
   const hive = await findPath(root, SOFTWARE_HIVE);
-  if (hive) {
+  if (hive && (await lstat(hive)).isFile()) {
     const value = await ctx.exec(hivexgetCommand(hive)).then(
       (r) => r.stdout.trim(),
       () => '',
@@ -33,7 +34,7 @@ export async function readImageState(ctx: StepContext, root: string): Promise<Im
     if (value) return { state: value, source: SOFTWARE_HIVE };
   }
   const ini = await findPath(root, STATE_INI);
-  const fromIni = ini ? parseStateIni(await readFile(ini)) : undefined;
+  const fromIni = ini ? parseStateIni(await readFileInRoot(root, inImage(root, ini))) : undefined;
   if (fromIni) return { state: fromIni, source: STATE_INI };
   return { source: `${SOFTWARE_HIVE} and ${STATE_INI}` };
 }
