@@ -47,7 +47,8 @@ export interface BrowserOptions {
 }
 
 /** The technician is waiting: two tries, not the install's fifteen seconds of patience. */
-const BROWSE_RETRY = { attempts: 2, baseDelayMs: 300, maxDelayMs: 1000 };
+// A technician is waiting at the screen: a busy registry gets seconds here, not the install's half hour.
+const BROWSE_RETRY = { attempts: 2, baseDelayMs: 300, maxDelayMs: 1000, busyPatienceMs: 10_000 };
 
 const isWimType = (t: string | undefined) => !!t && /wim|windows/i.test(t);
 const isRootfsType = (t: string | undefined) => !!t && /rootfs|linux/i.test(t);

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import { RegistryClient, type ResolvedArtifact } from './oci/client.ts';
+import { DEFAULT_LOW_SPEED, RegistryClient, type RegistryClientOptions, type ResolvedArtifact } from './oci/client.ts';
 import { detectFormat, formatFromMetadata, peek, type ImageFormat } from './oci/format.ts';
+import type { RegistryOptions } from './recipe.ts';
 import type { StepContext } from './runner.ts';
 import { formatBytes } from './sizes.ts';
 
@@ -14,6 +15,17 @@ const resolvedByPlan = new WeakMap<object, ImageArtifact>();
 
 const clients = new WeakMap<object, Map<string, RegistryClient>>();
 
+/** The recipe's `registry` patience fields (kernel arguments already folded in) as client options; unset ones keep the defaults. */
+export function patienceOf(reg: RegistryOptions | undefined): Pick<RegistryClientOptions, 'retry' | 'lowSpeed'> {
+  return {
+    retry: JSON.parse(JSON.stringify({ attempts: reg?.retries, busyPatienceMs: reg?.busy_patience === undefined ? undefined : reg.busy_patience * 1000 })),
+    lowSpeed: {
+      bytesPerSecond: reg?.low_speed_limit === undefined ? DEFAULT_LOW_SPEED.bytesPerSecond : reg.low_speed_limit * 1024,
+      seconds: reg?.low_speed_time ?? DEFAULT_LOW_SPEED.seconds,
+    },
+  };
+}
+
 /** One client per step of an install, so connections and tokens are reused and its log lines name the step. */
 export function registryClient(ctx: StepContext): RegistryClient {
   const perStep = clients.get(ctx.plan) ?? new Map<string, RegistryClient>();
@@ -26,7 +38,8 @@ export function registryClient(ctx: StepContext): RegistryClient {
     caFile: reg?.ca_file,
     username: reg?.username,
     password: ctx.inputs.registryPassword,
-    log: (line) => ctx.log(line),
+    log: (line, level) => ctx.log(line, level),
+    ...patienceOf(reg),
   });
   perStep.set(ctx.step, client);
   ctx.defer('close the registry connections', async () => {

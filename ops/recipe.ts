@@ -42,6 +42,12 @@ export const RegistryOptions = z.strictObject({
   ca_file: z.string().startsWith('/').optional(),
   username: z.string().optional(),
   password: Payload.optional(),
+  // Patience (README "Registry patience"): a transfer below low_speed_limit KiB/s for low_speed_time s is stalled
+  // and reconnected; `retries` failed attempts without real progress end the pull; busy answers get busy_patience s.
+  low_speed_limit: z.int().min(0).max(1024 * 1024).optional(),
+  low_speed_time: z.int().min(1).max(3600).optional(),
+  retries: z.int().min(1).max(100).optional(),
+  busy_patience: z.int().min(0).max(86_400).optional(),
 });
 export type RegistryOptions = z.infer<typeof RegistryOptions>;
 

@@ -1,16 +1,20 @@
 /**
  * The Shoal status webhook (SHOAL-CONTRACTS.md): one POST per outcome, retried on network errors and 5xx after
  * 30, 60 and 120 s with the same delivery_id, 10 s per request, 4xx permanent. No secret or user data in the body.
+ * A busy controller (429, or 503 with Retry-After) is waited for as it asks, within the busy patience (ops/retry.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import pkg from '../package.json' with { type: 'json' };
+import { DEFAULT_RETRY, Patience, busyAnswer, busyLine, pause, type Busy } from './retry.ts';
 
 export const DISPATCHER_VERSION: string = pkg.version;
 /** The Shoal step name for everything that goes wrong before a provisioning step runs (recipe, task ISO, kernel args, plan). */
 export const DISPATCHER_STEP = 'provision-dispatcher.service';
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [30_000, 60_000, 120_000];
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** A 429 without Retry-After: back off from 5 s to 2 min, with jitter. */
+const WEBHOOK_BUSY_BACKOFF = { baseDelayMs: 5_000, maxDelayMs: 120_000 };
 
 /** The JSON body, exactly the contract's fields. */
 export interface StatusReport {
@@ -37,6 +41,8 @@ export interface WebhookTarget {
 export interface PostOptions {
   /** Waits before the 2nd, 3rd, ... attempt (default 30 s, 60 s, 120 s). */
   retryDelaysMs?: readonly number[];
+  /** How long to wait, in all, on a controller that answers busy (default: DEFAULT_RETRY.busyPatienceMs). */
+  busyPatienceMs?: number;
   timeoutMs?: number;
   log?: (message: string, level: 'info' | 'warn' | 'error') => void;
   signal?: AbortSignal;
@@ -74,22 +80,11 @@ export function shownUrl(url: string): string {
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }
-    function onAbort() {
-      clearTimeout(timer);
-      reject(signal!.reason as Error);
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
-type Attempt = { kind: 'ok'; idempotent: boolean } | { kind: 'retry'; reason: string } | { kind: 'permanent'; reason: string };
+type Attempt =
+  | { kind: 'ok'; idempotent: boolean }
+  | { kind: 'retry'; reason: string }
+  | { kind: 'busy'; reason: string; busy: Busy }
+  | { kind: 'permanent'; reason: string };
 
 async function attempt(url: string, body: string, target: WebhookTarget, timeoutMs: number, signal?: AbortSignal): Promise<Attempt> {
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -97,9 +92,11 @@ async function attempt(url: string, body: string, target: WebhookTarget, timeout
   if (target.secret) headers['x-webhook-secret'] = target.secret;
   let status: number;
   let text: string;
+  let busy: Busy | undefined;
   try {
     const res = await request(url, { method: 'POST', headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     status = res.statusCode;
+    busy = busyAnswer(status, res.headers);
     text = await res.body.text();
   } catch (e) {
     if (signal?.aborted) throw e;
@@ -107,6 +104,7 @@ async function attempt(url: string, body: string, target: WebhookTarget, timeout
     return { kind: 'retry', reason: `network error: ${why}` };
   }
   const said = text.trim().slice(0, 200).replace(/\s+/g, ' ');
+  if (busy) return { kind: 'busy', busy, reason: `HTTP ${status}${said ? ` ${said}` : ''}` };
   if (status >= 500) return { kind: 'retry', reason: `HTTP ${status}${said ? ` ${said}` : ''}` };
   if (status >= 300 && status < 400) return { kind: 'permanent', reason: `HTTP ${status} (a redirect: give the controller's final URL in shoal.webhook=)` };
   if (status >= 400) {
@@ -132,7 +130,14 @@ export async function postStatus(target: WebhookTarget, report: StatusReport, op
   const url = statusUrl(target.url, target.serial);
   const shown = shownUrl(url);
   const body = JSON.stringify(report);
+  const patience = new Patience({
+    ...WEBHOOK_BUSY_BACKOFF,
+    attempts: delays.length + 1,
+    schedule: delays,
+    busyPatienceMs: opts.busyPatienceMs ?? DEFAULT_RETRY.busyPatienceMs,
+  });
   if (!target.secret) log(`webhook: no webhook secret (webhook_secret on the task ISO): the controller may refuse the report`, 'warn');
+  let failures = 0;
   for (let n = 1; ; n++) {
     const r = await attempt(url, body, target, timeoutMs, opts.signal);
     if (r.kind === 'ok') {
@@ -143,12 +148,18 @@ export async function postStatus(target: WebhookTarget, report: StatusReport, op
       log(`webhook: ${shown} refused the report: ${r.reason}; not retrying`, 'error');
       return { delivered: false, attempts: n, permanent: true, reason: r.reason };
     }
-    const wait = delays[n - 1];
-    if (wait === undefined) {
-      log(`webhook: ${shown}: ${r.reason}; gave up after ${n} attempts`, 'error');
+    const verdict = patience.next(r.kind === 'busy' ? { kind: 'busy', ...r.busy } : { kind: 'failure' });
+    if (!verdict.retry) {
+      log(`webhook: ${shown}: ${r.reason}; gave up after ${n} attempts${r.kind === 'busy' ? ` (${verdict.why})` : ''}`, 'error');
       return { delivered: false, attempts: n, permanent: false, reason: r.reason };
     }
-    log(`webhook: ${shown}: ${r.reason}; retrying in ${wait >= 1000 ? `${wait / 1000} s` : `${wait} ms`} (attempt ${n + 1} of ${delays.length + 1})`, 'warn');
-    await sleep(wait, opts.signal);
+    const wait = verdict.delayMs;
+    log(
+      r.kind === 'busy'
+        ? `webhook: ${shown}: ${busyLine('controller', r.busy, wait)}`
+        : `webhook: ${shown}: ${r.reason}; retrying in ${wait >= 1000 ? `${wait / 1000} s` : `${wait} ms`} (attempt ${++failures + 1} of ${delays.length + 1})`,
+      'warn',
+    );
+    await pause(wait, opts.signal);
   }
 }

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { RegistryError, isRetryable } from './errors.ts';
-import { backoffDelay, pause, retrying, type RetryPolicy } from './retry.ts';
-import { connectionError, errorDetail, responseError, type HttpResponse } from './transport.ts';
+import { Patience, formatDelay, pause, type RetryPolicy } from '../retry.ts';
+import { RegistryError } from './errors.ts';
+import { LowSpeedWatch, describeLowSpeed, type LowSpeedLimit } from './low-speed.ts';
+import { retryLine, retrying, troubleOf } from './retrying.ts';
+import { connectionError, errorDetail, responseError, type HttpResponse, type RegistryLog } from './transport.ts';
 
 export interface BlobTarget {
   digest: string;
@@ -19,7 +21,10 @@ export interface BlobContext {
   label: string;
   registry: string;
   retry: RetryPolicy;
-  log: (line: string) => void;
+  lowSpeed: LowSpeedLimit;
+  /** See realProgress. */
+  progressBytes: number;
+  log: RegistryLog;
 }
 
 export interface OpenBlobOptions {
@@ -54,15 +59,30 @@ function retryReason(error: Error, label: string): string {
   return error.message.startsWith(`${label}: `) ? error.message.slice(label.length + 2) : error.message;
 }
 
+/**
+ * Bytes that count as real progress and give a pull its attempts back: a registry that resets every
+ * connection after a byte must run out of them, a flaky link that drops every few MiB must not.
+ */
+export function realProgress(size: number, progressBytes: number): number {
+  return Math.max(1, Math.min(progressBytes, Math.ceil(size / 10)));
+}
+
 async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress'], signal: AbortSignal) {
   const { target, label } = ctx;
   const hash = createHash('sha256');
+  const patience = new Patience(ctx.retry);
+  const enough = realProgress(target.size, ctx.progressBytes);
   let done = 0;
-  let failures = 0;
+  let sinceRefill = 0;
   for (;;) {
-    const startedAt = done;
+    const stalled = new AbortController();
+    const watch = new LowSpeedWatch(ctx.lowSpeed, () =>
+      stalled.abort(new RegistryError('network', `${label}: transfer ${describeLowSpeed(ctx.lowSpeed)}`)),
+    );
+    const attemptSignal = AbortSignal.any([signal, stalled.signal]);
     try {
-      const response = await ctx.fetch(done > 0 ? `bytes=${done}-` : undefined, signal);
+      watch.waiting();
+      const response = await ctx.fetch(done > 0 ? `bytes=${done}-` : undefined, attemptSignal);
       // Bytes the server resends that the consumer already has. Hashing goes
       // on from where it was: those bytes are skipped, never hashed twice, so
       // a server that ignores Range costs bandwidth but no restart of the hash.
@@ -92,45 +112,50 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
         }
       }
       for await (const chunk of response.body) {
+        watch.arrived((chunk as Buffer).length);
         let bytes = chunk as Buffer;
-        if (skip > 0) {
-          if (bytes.length <= skip) {
-            skip -= bytes.length;
-            continue;
-          }
+        if (skip >= bytes.length) {
+          skip -= bytes.length;
+        } else {
           bytes = bytes.subarray(skip);
           skip = 0;
+          if (done + bytes.length > target.size) {
+            throw new RegistryError('digest-mismatch', `${label}: the registry sent more than the ${target.size} bytes the manifest says`);
+          }
+          hash.update(bytes);
+          done += bytes.length;
+          sinceRefill += bytes.length;
+          onProgress?.(done, target.size);
+          yield bytes;
         }
-        if (done + bytes.length > target.size) {
-          throw new RegistryError('digest-mismatch', `${label}: the registry sent more than the ${target.size} bytes the manifest says`);
-        }
-        hash.update(bytes);
-        done += bytes.length;
-        onProgress?.(done, target.size);
-        yield bytes;
+        watch.waiting();
       }
       if (done === target.size) break;
       throw new RegistryError('network', `the connection ended after ${done} of ${target.size} bytes`);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      const error = asRegistryError(err, ctx);
-      if (!isRetryable(error)) throw error;
-      // The budget is for attempts that get nowhere; a long pull over a
-      // flaky link may lose its connection many times and still progress.
-      failures = done > startedAt ? 1 : failures + 1;
-      if (failures >= ctx.retry.attempts) {
-        throw new RegistryError(
-          'network',
-          `${label}: gave up after ${failures} attempts without progress at ${done} of ${target.size} bytes: ${(error as Error).message}`,
-          { cause: error },
-        );
+      const error = (stalled.signal.aborted ? stalled.signal.reason : asRegistryError(err, ctx)) as Error;
+      const trouble = troubleOf(error);
+      if (!trouble) throw error;
+      if (sinceRefill >= enough) {
+        patience.refill();
+        sinceRefill = 0;
       }
-      const delay = backoffDelay(ctx.retry, failures);
-      const reason = retryReason(error as Error, label);
-      ctx.log(
-        `oci: ${label}: ${reason}; resuming at byte ${done} of ${target.size} in ${delay} ms (attempt ${failures + 1} of ${ctx.retry.attempts})`,
-      );
-      await pause(delay, signal);
+      const verdict = patience.next(trouble);
+      if (!verdict.retry) {
+        throw new RegistryError('network', `${label}: ${verdict.why} at ${done} of ${target.size} bytes: ${retryReason(error, label)}`, {
+          cause: error,
+        });
+      }
+      const reason = retryReason(error, label);
+      const resume = `resuming at byte ${done} of ${target.size}`;
+      const line = stalled.signal.aborted
+        ? `${reason}: reconnecting, ${resume} in ${formatDelay(verdict.delayMs)}`
+        : retryLine(trouble, reason, verdict.delayMs, resume);
+      ctx.log(`oci: ${label}: ${line} (attempt ${verdict.attempt})`, 'warn');
+      await pause(verdict.delayMs, signal);
+    } finally {
+      watch.stop();
     }
   }
   const actual = `sha256:${hash.digest('hex')}`;
@@ -214,7 +239,8 @@ export async function readBlobRange(
     {
       policy: ctx.retry,
       signal,
-      onRetry: (err, delay, attempt) => ctx.log(`oci: ${label}: ${err.message}; retrying the ranged read in ${delay} ms (attempt ${attempt})`),
+      onRetry: (err, trouble, delay, attempt) =>
+        ctx.log(`oci: ${label}: ${retryLine(trouble, retryReason(err, label), delay, 'retrying the ranged read')} (attempt ${attempt})`, 'warn'),
     },
   );
 }

@@ -5,13 +5,19 @@ import { listRepositories, listTags } from './catalog.ts';
 import { RegistryError } from './errors.ts';
 import { MANIFEST_ACCEPT, resolveArtifact, type ResolvedArtifact } from './manifest.ts';
 import { DIGEST_RE, formatReference, parseReference, parseRegistry, parseRepository, type ImageReference, type Repository } from './reference.ts';
-import { DEFAULT_RETRY, retrying, type RetryPolicy } from './retry.ts';
-import { Transport } from './transport.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from '../retry.ts';
+import { DEFAULT_LOW_SPEED, type LowSpeedLimit } from './low-speed.ts';
+import { retryLine, retrying } from './retrying.ts';
+import { Transport, type RegistryLog } from './transport.ts';
 
 export { RegistryError, type RegistryErrorCode } from './errors.ts';
 export type { ResolvedArtifact, ArtifactLayer } from './manifest.ts';
 export type { ImageReference, Repository } from './reference.ts';
-export type { RetryPolicy } from './retry.ts';
+export type { RetryPolicy } from '../retry.ts';
+export { DEFAULT_LOW_SPEED, type LowSpeedLimit } from './low-speed.ts';
+
+/** Real progress that gives a blob pull its attempts back (or a tenth of the blob, if less); see realProgress. */
+export const DEFAULT_PROGRESS_BYTES = 8 * 1024 * 1024;
 
 export interface RegistryClientOptions {
   /** Registries spoken to in plain HTTP: `HOST` or `HOST:PORT` (loopback registries may be plain HTTP anyway). */
@@ -20,9 +26,12 @@ export interface RegistryClientOptions {
   caFile?: string;
   username?: string;
   password?: string;
-  /** Receives one line per notable event (auth scheme, retries, resumes); never secrets. */
-  log?: (line: string) => void;
+  /** Receives one line per notable event (auth scheme, retries, resumes, stalls); never secrets. */
+  log?: RegistryLog;
   retry?: Partial<RetryPolicy>;
+  /** A blob transfer slower than this is stalled and reconnected (curl's --speed-limit/--speed-time). */
+  lowSpeed?: LowSpeedLimit;
+  progressBytes?: number;
 }
 
 /** Where a blob lives and what it must be; a ResolvedArtifact is one. */
@@ -44,7 +53,9 @@ export class RegistryClient {
   private readonly transport: Transport;
   private readonly auth: Authenticator;
   private readonly retry: RetryPolicy;
-  private readonly log: (line: string) => void;
+  private readonly lowSpeed: LowSpeedLimit;
+  private readonly progressBytes: number;
+  private readonly log: RegistryLog;
 
   constructor(opts: RegistryClientOptions = {}) {
     if ((opts.username === undefined) !== (opts.password === undefined)) {
@@ -52,6 +63,8 @@ export class RegistryClient {
     }
     this.log = opts.log ?? (() => {});
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.lowSpeed = opts.lowSpeed ?? DEFAULT_LOW_SPEED;
+    this.progressBytes = opts.progressBytes ?? DEFAULT_PROGRESS_BYTES;
     this.transport = new Transport({ plainHttp: opts.plainHttp, caFile: opts.caFile, log: this.log });
     const credentials =
       opts.username !== undefined && opts.password !== undefined
@@ -133,6 +146,8 @@ export class RegistryClient {
       label: `${registry}/${repository}@${digest}`,
       registry,
       retry: this.retry,
+      lowSpeed: this.lowSpeed,
+      progressBytes: this.progressBytes,
       log: this.log,
     };
   }
@@ -141,7 +156,7 @@ export class RegistryClient {
     return retrying(op, {
       policy: this.retry,
       signal,
-      onRetry: (err, delay, attempt) => this.log(`oci: ${what}: ${err.message}; retrying in ${delay} ms (attempt ${attempt} of ${this.retry.attempts})`),
+      onRetry: (err, trouble, delay, attempt) => this.log(`oci: ${what}: ${retryLine(trouble, err.message, delay)} (attempt ${attempt})`, 'warn'),
     });
   }
 }

@@ -1,3 +1,5 @@
+import type { Busy } from '../retry.ts';
+
 /**
  * The one error type of the OCI client. Callers (the runner, the faces)
  * branch on `code`; the message is for the technician, so it names the
@@ -30,12 +32,16 @@ export class RegistryError extends Error {
     return HINTS[this.code];
   }
 
+  /** Set when the registry said "busy" (429, or 503 with Retry-After): it gets the busy patience, not the failure budget. */
+  readonly busy?: Busy;
+
   constructor(
     readonly code: RegistryErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; busy?: Busy },
   ) {
     super(message, options);
+    if (options?.busy) this.busy = options.busy;
   }
 }
 

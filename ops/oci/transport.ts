@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { busyAnswer } from '../retry.ts';
 import { RegistryError } from './errors.ts';
 
 export type HttpResponse = Dispatcher.ResponseData;
@@ -12,12 +13,15 @@ export interface HttpInit {
   signal?: AbortSignal;
 }
 
+/** One line per notable event (auth scheme, retries, resumes, stalls); `warn` for trouble the operator should see. Never secrets. */
+export type RegistryLog = (line: string, level?: 'info' | 'warn') => void;
+
 export interface TransportOptions {
   /** Registries spoken to in plain HTTP: `HOST` (any port) or `HOST:PORT`, as with oras `--plain-http`. */
   plainHttp?: string[];
   /** PEM file with the CA that signed the registry's certificate, trusted in addition to the system CAs. */
   caFile?: string;
-  log?: (line: string) => void;
+  log?: RegistryLog;
 }
 
 // Registries are on the LAN; a registry that goes silent this long is gone,
@@ -154,7 +158,7 @@ export class Transport {
   private readonly plainHttp: readonly string[];
   private readonly agent: Agent;
   private readonly dispatcher: Dispatcher;
-  private readonly log: (line: string) => void;
+  private readonly log: RegistryLog;
   /** Which scheme a loopback registry turned out to speak, so the probe happens once. */
   private readonly settled = new Map<string, 'http' | 'https'>();
 
@@ -263,10 +267,14 @@ export async function responseError(response: HttpResponse, what: string, notFou
       return new RegistryError('unauthorized', `${what}: access denied (${status}); check that the registry user may pull it`);
     case 408:
     case 429:
-      return new RegistryError('network', `${what}: the registry is busy (${status}); retry later`);
+      return new RegistryError('network', `${what}: the registry is busy (${status}); retry later`, {
+        busy: busyAnswer(response.statusCode, response.headers),
+      });
     default:
       if (response.statusCode >= 500) {
-        return new RegistryError('network', `${what}: registry error (${status}); it may be restarting, retry later`);
+        return new RegistryError('network', `${what}: registry error (${status}); it may be restarting, retry later`, {
+          busy: busyAnswer(response.statusCode, response.headers),
+        });
       }
       return new RegistryError('unsupported', `${what}: unexpected answer from the registry (${status})`);
   }

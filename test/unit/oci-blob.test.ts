@@ -206,3 +206,96 @@ test('readBlobRange: a 206 slice, and a server ignoring Range read only as far a
   await assert.rejects(c.readBlobRange(location, 10, 5), RangeError);
   await assert.rejects(c.readBlobRange(location, 0, BLOB.length), RangeError);
 });
+
+// issue 8 item 7: a registry must not keep an unattended install going forever.
+
+/** Sends the headers and one byte of what was asked, then resets the connection. */
+const resetAfterOneByte: Handler = (req, res) => {
+  const start = requestedStart(req);
+  res.writeHead(req.headers.range ? 206 : 200, {
+    'content-length': BLOB.length - start,
+    ...(req.headers.range ? { 'content-range': `bytes ${start}-${BLOB.length - 1}/${BLOB.length}` } : {}),
+  });
+  res.write(BLOB.subarray(start, start + 1), () => res.socket?.resetAndDestroy());
+};
+
+/** Sends one byte of what was asked every `everyMs`, forever, on a connection that never goes quiet long enough for a socket timeout. */
+function trickle(everyMs: number): Handler {
+  return (req, res) => {
+    let at = requestedStart(req);
+    res.writeHead(req.headers.range ? 206 : 200, {
+      'content-length': BLOB.length - at,
+      ...(req.headers.range ? { 'content-range': `bytes ${at}-${BLOB.length - 1}/${BLOB.length}` } : {}),
+    });
+    const send = () => void res.write(BLOB.subarray(at, ++at));
+    send();
+    const timer = setInterval(send, everyMs);
+    res.on('close', () => clearInterval(timer));
+  };
+}
+
+test('a registry that resets every connection after one byte fails in bounded time: one byte is not progress', { timeout: 15_000 }, async () => {
+  const { server, location } = await blobServer([resetAfterOneByte]);
+  const lines: string[] = [];
+  await assert.rejects(pull(client(lines), location), (e: unknown) => {
+    assert.ok(e instanceof RegistryError, String(e));
+    assert.equal(e.code, 'network');
+    assert.match(e.message, /gave up after 3 attempts without progress at 3 of 1048576 bytes/);
+    return true;
+  });
+  assert.equal(server.requests.length, FAST_RETRY.attempts);
+  assert.equal(lines.filter((l) => /resuming at byte \d+ of/.test(l)).length, FAST_RETRY.attempts - 1, lines.join('\n'));
+});
+
+test('a registry that trickles a byte every 2 s is stalled: reconnect, then fail when the attempts are gone', { timeout: 20_000 }, async () => {
+  const { server, location } = await blobServer([trickle(2000)]);
+  const lines: string[] = [];
+  const c = new RegistryClient({
+    plainHttp: ['127.0.0.1'],
+    retry: FAST_RETRY,
+    lowSpeed: { bytesPerSecond: 1024, seconds: 1 },
+    log: (l) => lines.push(l),
+  });
+  const started = Date.now();
+  await assert.rejects(pull(c, location), (e: unknown) => {
+    assert.ok(e instanceof RegistryError, String(e));
+    assert.equal(e.code, 'network');
+    assert.match(e.message, /gave up after 3 attempts without progress at 3 of \d+ bytes: .*transfer below 1 KiB\/s for 1 s/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 10_000, `failed after ${Date.now() - started} ms`);
+  assert.equal(server.requests.length, FAST_RETRY.attempts);
+  const stalls = lines.filter((l) => l.includes('transfer below 1 KiB/s for 1 s: reconnecting, resuming at byte'));
+  assert.equal(stalls.length, FAST_RETRY.attempts - 1, lines.join('\n'));
+});
+
+test('a stalled transfer reconnects with Range and completes when the registry serves again', { timeout: 15_000 }, async () => {
+  const { server, location } = await blobServer([trickle(2000), serveRange]);
+  const lines: string[] = [];
+  const c = new RegistryClient({ plainHttp: ['127.0.0.1'], retry: FAST_RETRY, lowSpeed: { bytesPerSecond: 1024, seconds: 1 }, log: (l) => lines.push(l) });
+  assert.ok((await pull(c, location)).bytes.equals(BLOB));
+  assert.equal(server.requests[1]?.headers.range, 'bytes=1-');
+  assert.ok(lines.some((l) => l.includes('reconnecting')), lines.join('\n'));
+});
+
+test('a slow consumer is backpressure, not a stall', { timeout: 15_000 }, async () => {
+  const { server, location } = await blobServer([serveRange]);
+  const lines: string[] = [];
+  const c = new RegistryClient({ plainHttp: ['127.0.0.1'], retry: FAST_RETRY, lowSpeed: { bytesPerSecond: 10 * 1024 * 1024, seconds: 0.2 }, log: (l) => lines.push(l) });
+  const chunks: Buffer[] = [];
+  let paused = false;
+  await pipeline(
+    c.openBlob(location),
+    new Writable({
+      highWaterMark: 1,
+      write: (chunk, _enc, cb) => {
+        chunks.push(chunk);
+        if (paused) return cb();
+        paused = true;
+        setTimeout(cb, 1000); // a disk that takes a second for its first write
+      },
+    }),
+  );
+  assert.ok(Buffer.concat(chunks).equals(BLOB));
+  assert.equal(server.requests.length, 1, lines.join('\n'));
+});
