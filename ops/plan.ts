@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
 import type { DiskFacts } from './disks.ts';
 import { parseReference, type ImageReference } from './oci/reference.ts';
 import { isConfigDrive, isWindows, type Format, type PartitionSpec, type Recipe } from './recipe.ts';
@@ -163,11 +164,15 @@ function checkDisk(disk: DiskFacts, problems: string[]) {
 }
 
 function checkLinuxLayout(parts: PlannedPartition[], steps: StepName[], machine: MachineFacts, problems: string[]) {
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   for (const p of parts) {
     if (!p.mountpoint) continue;
-    if (seen.has(p.mountpoint)) problems.push(`two partitions are mounted at ${p.mountpoint}`);
-    seen.add(p.mountpoint);
+    // The schema admits one spelling per directory; compared normalised all the same, so no two partitions share one.
+    const dir = posix.normalize(`${p.mountpoint}/`).replace(/(.)\/$/, '$1');
+    if (dir !== p.mountpoint || !dir.startsWith('/')) problems.push(`partition_layout[${p.number - 1}].mountpoint: ${p.mountpoint} is not a normalised absolute path (${dir})`);
+    const other = seen.get(dir);
+    if (other !== undefined) problems.push(`two partitions are mounted at ${dir} (${other} and ${p.number})`);
+    seen.set(dir, p.number);
     if (!MOUNTABLE_LINUX.includes(p.format)) problems.push(`partition ${p.number} is ${p.format}, which cannot be mounted at ${p.mountpoint}`);
   }
   if (!parts.some((p) => p.mountpoint === '/')) problems.push('no partition is mounted at /: a Linux install needs a root filesystem');

@@ -14,6 +14,10 @@ export const FORMATS = ['vfat', 'ext4', 'xfs', 'ntfs', 'swap', 'raw', 'none', 'b
 export const Format = z.enum(FORMATS);
 export type Format = z.infer<typeof Format>;
 
+// `..` would mount a partition outside the target, and `/./var` is `/var` under another name (two partitions on one
+// directory): only the one spelling of each directory is accepted.
+const isMountpoint = (p: string) => p === '/' || (p.startsWith('/') && p.slice(1).split('/').every((c) => c !== '' && c !== '.' && c !== '..' && !/\s/.test(c)));
+
 const SHORT_TYPE = /^[0-9a-fA-F]{4}$/;
 const FULL_GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -30,7 +34,7 @@ export const PartitionSpec = z.strictObject({
   label: z.string().max(32).optional(),
   mountpoint: z
     .string()
-    .regex(/^\/([^\s/]+(\/[^\s/]+)*)?$/, 'an absolute path without spaces or a trailing slash, like / or /boot/efi')
+    .refine(isMountpoint, 'a normalised absolute path like / or /boot/efi: no spaces, no trailing slash, no empty, "." or ".." component')
     .optional(),
   bootable: z.boolean().optional(),
 });
