@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { runAuto, systemPower, type PowerAction } from './ops/auto.ts';
 import { DiskError } from './ops/disks.ts';
-import type { EventSink, InstallResult } from './ops/events.ts';
+import { now, type EventSink, type InstallResult } from './ops/events.ts';
 import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
 import { linePrinter } from './ops/outputs/line-printer.ts';
 import { renderPlan } from './ops/plan-text.ts';
 import { ALL_STEPS, PlanRefused, type StepName } from './ops/plan.ts';
-import { loadRecipeFile, prepareInstall } from './ops/prepare.ts';
+import { loadRecipeFile, prepareInstall, type PrepareOptions, type Prepared } from './ops/prepare.ts';
 import { RecipeError } from './ops/recipe.ts';
 import { runPlan } from './ops/runner.ts';
 import { STEPS } from './ops/steps.ts';
@@ -75,10 +75,10 @@ function stopBefore(values: Values): StepName | undefined {
   return s as StepName;
 }
 
-async function prepared(values: Values) {
+async function prepared(values: Values, extra: Pick<PrepareOptions, 'lock' | 'signal'> = {}) {
   if (!values.recipe) throw new UsageError('--recipe FILE is required');
   const recipe = await loadRecipeFile(values.recipe);
-  return prepareInstall(recipe, { disk: values.disk, plainHttp: values['plain-http'], stopBefore: stopBefore(values) });
+  return prepareInstall(recipe, { disk: values.disk, plainHttp: values['plain-http'], stopBefore: stopBefore(values), ...extra });
 }
 
 async function planCommand(values: Values): Promise<number> {
@@ -105,20 +105,47 @@ function abortOnSignals(): { signal: AbortSignal; interrupted: () => boolean; di
 }
 
 async function installCommand(values: Values): Promise<number> {
-  const { plan, inputs, secrets } = await prepared(values);
+  // From the start: a signal while the recipe's payloads are fetched or the disk is checked is an interrupt too.
+  const aborting = abortOnSignals();
+  try {
+    // Only a confirmed install locks the disk; without --yes it just shows the plan.
+    const ready = await prepared(values, { lock: values.yes, signal: aborting.signal }).catch((e: unknown) => {
+      if (aborting.interrupted()) return undefined;
+      throw e;
+    });
+    if (!ready) {
+      process.stderr.write(STOPPED_EARLY);
+      return EXIT.interrupted;
+    }
+    try {
+      return await installPrepared(values, ready, aborting);
+    } finally {
+      ready.lock?.release();
+    }
+  } finally {
+    aborting.dispose();
+  }
+}
+
+async function installPrepared(values: Values, { plan, inputs, secrets, lock }: Prepared, aborting: ReturnType<typeof abortOnSignals>): Promise<number> {
   if (!values.yes) {
     process.stderr.write(renderPlan(plan));
     throw new UsageError(`nothing was written: add --yes to confirm that everything on ${plan.disk.path} may be destroyed`);
   }
   const logPath = values.log ?? defaultLogPath();
+const STOPPED_EARLY = 'shoal-install: stopped before the install started: nothing was written\n';
+
   const log = jsonLog(logPath);
   const faces: EventSink[] = [log.sink, values.json ? (e) => process.stdout.write(`${JSON.stringify(e)}\n`) : linePrinter((l) => process.stdout.write(`${l}\n`))];
   const aborting = abortOnSignals();
   let result: InstallResult;
   try {
-    result = await runPlan(plan, { steps: STEPS, inputs, secrets, signal: aborting.signal, onEvent: (e) => faces.forEach((f) => f(e)) });
+    result = await runPlan(plan, { steps: STEPS, inputs, secrets, signal: aborting.signal, disk: lock, onEvent });
+  if (aborting.interrupted()) {
+    process.stderr.write(STOPPED_EARLY);
+    return EXIT.interrupted;
+  }
   } finally {
-    aborting.dispose();
     await log.close();
   }
   if (!values.json) process.stdout.write(`Full log: ${logPath}\n`);
@@ -128,7 +155,9 @@ async function installCommand(values: Values): Promise<number> {
 
 /** Unattended install at boot (README: Auto mode); ops/auto.ts reports every failure itself, so its exit code is final. */
 async function autoCommand(values: Values): Promise<number> {
-  const aborting = abortOnSignals();
+  const onEvent: EventSink = (e) => faces.forEach((f) => f(e));
+  // The plan is not printed here: its warnings (such as what a dead install left and was cleared) go to the log.
+  for (const message of plan.warnings) onEvent({ type: 'log', at: now(), level: 'warn', message });
   try {
     // Once the install is over, the shutdown it asks for sends SIGTERM: that is not an interrupted install.
     const power = (action: PowerAction) => {

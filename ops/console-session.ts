@@ -15,6 +15,7 @@ import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './outputs/json-log.ts'
 import { resolvePayload } from './payload.ts';
 import { makePlan, PlanRefused, type Plan, type PlanOptions, type StepName } from './plan.ts';
 import { renderPlan } from './plan-text.ts';
+import { lockDisk, type DiskLock } from './disk-lock.ts';
 import { prepareInstall, type Prepared, type PrepareOptions } from './prepare.ts';
 import { parseRecipe, RecipeError, type Recipe, type RecipeInput } from './recipe.ts';
 import { resumePoint, runPlan, type StepImpl } from './runner.ts';
@@ -107,6 +108,8 @@ export interface ConsoleOptions {
 export interface ConsoleDeps {
   listDisks: () => Promise<DiskFacts[]>;
   inspectDisk: (path: string) => Promise<DiskFacts>;
+  /** Hold the disk for one install (throws DiskBusy when another install holds it). */
+  lockDisk: (path: string) => Promise<DiskLock | undefined>;
   machineFacts: () => Promise<MachineFacts>;
   machineInfo: (facts: MachineFacts) => Promise<MachineInfo>;
   prepare: (recipe: Recipe, opts: PrepareOptions) => Promise<Prepared>;
@@ -158,6 +161,7 @@ async function systemPower(action: 'reboot' | 'poweroff'): Promise<void> {
 export const REAL_DEPS: ConsoleDeps = {
   listDisks,
   inspectDisk,
+  lockDisk,
   machineFacts,
   machineInfo: readMachineInfo,
   prepare: prepareInstall,
@@ -218,6 +222,8 @@ export class ConsoleSession {
   private recipePlainHttp: string[] = [];
   private caFile?: string;
   private credentialsFromRecipe = false;
+  /** The disk lock recheck took, for the run that follows it. */
+  private held?: DiskLock;
   readonly deps: ConsoleDeps;
 
   constructor(
@@ -315,6 +321,7 @@ export class ConsoleSession {
   }
 
   async close(): Promise<void> {
+    this.held?.release();
     this.dropBrowser();
   }
 
@@ -383,9 +390,17 @@ export class ConsoleSession {
    */
   async recheck(review: Review): Promise<string[] | undefined> {
     const { plan } = review.prepared;
+    this.held?.release();
+    const held = await this.deps.lockDisk(plan.disk.path).catch((e: Error) => e);
+    if (held instanceof Error) return [held.message];
     const now = await this.deps.inspectDisk(plan.disk.path).catch((e: Error) => ({ inUse: [e.message], readOnly: false }) as Pick<DiskFacts, 'inUse' | 'readOnly'>);
     const blockers = [...(now.readOnly ? [`${plan.disk.path} is read-only`] : []), ...now.inUse.map((r) => `${plan.disk.path} is in use: ${r}`)];
-    return blockers.length ? blockers : undefined;
+    if (blockers.length) {
+      held?.release();
+      return blockers;
+    }
+    this.held = held;
+    return undefined;
   }
 
   /**
@@ -408,7 +423,12 @@ export class ConsoleSession {
       onEvent(e);
     };
     const resumeFrom = previous && !previous.ok ? resumePoint(plan, previous.failedStep) : undefined;
-    const done = runPlan(plan, { steps: this.deps.steps, inputs, secrets, resumeFrom, signal: ctl.signal, onEvent: sink }).finally(() => log?.close());
+    const lock = this.held;
+    this.held = undefined;
+    const done = runPlan(plan, { steps: this.deps.steps, inputs, secrets, resumeFrom, signal: ctl.signal, disk: lock, onEvent: sink }).finally(() => {
+      lock?.release();
+      return log?.close();
+    });
     return { abort: (reason = 'aborted at the console') => ctl.abort(new Error(reason)), done, logPath: log ? logPath : undefined };
   }
 

@@ -109,13 +109,33 @@ function transportOf(d: LsblkDevice): string | undefined {
 const bootMount = (d: LsblkDevice) =>
   [d, ...(d.children ?? [])].flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m }))).find((x) => BOOT_MOUNTS.includes(x.m));
 
+/** The directory an install mounts its target under (linux/mounts.ts makes it with mkdtemp). */
+const INSTALL_DIR = /^(\/run\/shoal-install\/target-[^/]+|\/tmp\/shoal-install-target-[^/]+)(\/|$)/;
+
+/** `/run/shoal-install/target-x/boot` -> `/run/shoal-install/target-x`; undefined for any other mountpoint. */
+export const installDirOf = (mountpoint: string): string | undefined => INSTALL_DIR.exec(mountpoint)?.[1];
+
+const mountsOf = (d: LsblkDevice) => [d, ...(d.children ?? [])].flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m })));
+
+/** Mounts of a disk that an installer left behind, when every mount of it is one: what to run to clear them. */
+function leftByInstall(mounted: { m: string }[]): string[] | undefined {
+  const dirs = mounted.map((x) => installDirOf(x.m));
+  if (!dirs.length || dirs.some((d) => d === undefined)) return undefined;
+  return [...new Set(dirs as string[])];
+}
+
+const STALE = 'left mounted by an install that did not finish (killed, or the machine lost power)';
+const RERUN = 'starting the install again clears it when no other install holds the disk';
+
 async function reasonsInUse(d: LsblkDevice, swaps: string[]): Promise<string[]> {
   const reasons: string[] = [];
   const all = [d, ...(d.children ?? [])];
-  const mounted = all.flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m })));
+  const mounted = mountsOf(d);
   const boot = bootMount(d);
   if (boot) reasons.push(`it is the running system's boot medium (${boot.dev} is mounted at ${boot.m})`);
   for (const x of mounted.filter((x) => x !== boot)) reasons.push(`${x.dev} is mounted at ${x.m}`);
+  const stale = leftByInstall(mounted);
+  if (stale) reasons.push(`${STALE}: ${RERUN}, or run: umount --recursive ${stale.join(' ')}`);
   for (const c of all) if (swaps.includes(c.path)) reasons.push(`${c.path} is active swap`);
   for (const c of all) {
     const holders = await listHolders(c.name);
@@ -159,9 +179,29 @@ async function lsblk(args: string[]): Promise<LsblkDevice[]> {
 }
 
 /** Loop devices already attached to an image file (`losetup -j`). */
-async function loopsOf(file: string): Promise<string[]> {
+export async function loopsOf(file: string): Promise<string[]> {
   const { stdout } = await run(['losetup', '--noheadings', '--output', 'NAME', '--associated', file]);
   return stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** Every mount of a disk or its partitions. */
+export async function diskMounts(device: string): Promise<{ dev: string; m: string }[]> {
+  const [d] = await lsblk([device]);
+  return d ? mountsOf(d) : [];
+}
+
+/** The install directories holding every mount of a disk, or undefined when it has none or others too. */
+export async function staleInstallDirs(device: string): Promise<string[] | undefined> {
+  return leftByInstall(await diskMounts(device));
+}
+
+async function imageInUse(loop: string): Promise<string> {
+  const mounted = await diskMounts(loop).catch(() => []);
+  if (!mounted.length) return `the image is attached as ${loop}: detach it first (losetup -d ${loop})`;
+  const where = mounted.map((x) => `${x.dev} at ${x.m}`).join(', ');
+  const stale = leftByInstall(mounted);
+  if (stale) return `the image is attached as ${loop}, ${STALE} (${where}): ${RERUN}, or run: umount --recursive ${stale.join(' ')} && losetup -d ${loop}`;
+  return `the image is attached as ${loop} and mounted (${where}): unmount and detach it first (umount ..., then losetup -d ${loop})`;
 }
 
 export class DiskError extends Error {
@@ -182,7 +222,7 @@ export async function inspectDisk(path: string): Promise<DiskFacts> {
       sectorSize: 512,
       readOnly: false,
       partitions: [],
-      inUse: loops.map((l) => `the image is attached as ${l}: detach it first (losetup -d ${l})`),
+      inUse: await Promise.all(loops.map((l) => imageInUse(l))),
       bootMedium: false,
     };
   }

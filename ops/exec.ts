@@ -13,6 +13,8 @@ export interface ExecOptions {
   env?: Record<string, string>;
   /** Exit codes that are not failures (e.g. wipefs on an empty disk). */
   okExitCodes?: number[];
+  /** An open file descriptor of ours, given to the command as its fd 3 (flock locks what we hold). */
+  fd3?: number;
 }
 
 export class CommandError extends Error {
@@ -56,7 +58,14 @@ function start(argv: string[], opts: ExecOptions): ResultPromise {
     extendEnv: true,
     stripFinalNewline: false,
     maxBuffer: 64 * 1024 * 1024,
-    ...(opts.stdinPipe ? { stdin: 'pipe' as const } : opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' }),
+    ...(opts.fd3 !== undefined
+      ? // execa passes any descriptor number through; its types list only 3-9.
+        { stdio: ['ignore', 'pipe', 'pipe', opts.fd3 as 3] as const }
+      : opts.stdinPipe
+        ? { stdin: 'pipe' as const }
+        : opts.input !== undefined
+          ? { input: opts.input }
+          : { stdin: 'ignore' }),
   });
 }
 

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DiskBusy, lockDisk } from './disk-lock.ts';
 import { partitionDevice } from './disks.ts';
 import { mkfsCommand, parseBlkid } from './filesystems.ts';
 import type { Plan } from './plan.ts';
@@ -35,11 +36,50 @@ export function partitionCommands(plan: Plan, device: string): string[][] {
   return cmds;
 }
 
+/** How often to pick another loop device when a process takes the free one between the look and the attach. */
+const ATTACH_TRIES = 5;
+
+/**
+ * Attach the image to a loop device picked beforehand, so that its detach is registered before the attach can
+ * happen: an abort during losetup leaves nothing attached. The loop device is locked like any target disk, so
+ * an install that names it cannot start while this one uses it (and its lock outlasts the detach).
+ */
+/** `INODE MAJOR:MINOR` of a file, as losetup reports a loop device's backing file (whose path may be deleted by now). */
+const fileId = (st: { ino: number; dev: number }) => `${st.ino} ${(st.dev >>> 8) & 0xfff}:${(st.dev & 0xff) | ((st.dev >>> 12) & 0xfff00)}`;
+
+async function backingId(ctx: StepContext, loop: string): Promise<string> {
+  const { stdout } = await ctx.exec(['losetup', '--noheadings', '--output', 'BACK-INO,BACK-MAJ:MIN', loop], { okExitCodes: [1] });
+  return stdout.trim().split(/\s+/).join(' ');
+}
+
 async function attachImage(ctx: StepContext): Promise<string> {
-  const { stdout } = await ctx.exec(['losetup', '--find', '--show', '--partscan', ctx.plan.disk.path]);
-  const loop = stdout.trim();
-  ctx.defer(`detach ${loop}`, () => ctx.exec(['losetup', '--detach', loop]));
-  return loop;
+  const image = ctx.plan.disk.path;
+  const id = fileId(await stat(image));
+  for (let tries = 1; ; tries++) {
+    const loop = (await ctx.exec(['losetup', '--find'])).stdout.trim();
+    // The kernel may create the node just now (loop-control), and devtmpfs shows it a moment later.
+    const lock = await lockDisk(loop).catch((e: unknown) => {
+      if (e instanceof DiskBusy) return undefined;
+      throw e;
+    });
+    if (lock) {
+      ctx.defer(`unlock ${loop}`, async () => lock.release());
+      ctx.defer(`detach ${loop}`, async () => {
+        if ((await backingId(ctx, loop)) === id) await ctx.exec(['losetup', '--detach', loop]);
+      });
+      const attached = await ctx.exec(['losetup', '--partscan', loop, image]).then(
+        () => true,
+        (e: unknown) => {
+          if (ctx.signal.aborted || tries >= ATTACH_TRIES) throw e;
+          return false;
+        },
+      );
+      if (attached) return loop;
+    } else if (tries >= ATTACH_TRIES) {
+      throw new StepError(`no free loop device could be locked for ${image} (last tried ${loop})`, 'see "losetup --list" for what holds them');
+    }
+    await sleep(100, undefined, { signal: ctx.signal });
+  }
 }
 
 async function isBlockDevice(path: string): Promise<boolean> {

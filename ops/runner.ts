@@ -1,3 +1,4 @@
+import type { DiskLock } from './disk-lock.ts';
 import { now, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
 import { run, spawn, redactText, type ExecOptions } from './exec.ts';
 import type { Plan, StepName } from './plan.ts';
@@ -71,6 +72,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Registry passwords, user-data, unattend.xml: scrubbed from every event as a last line of defence. */
   secrets?: string[];
+  /** The install's hold on the disk: a step fails when the disk went away under it (an image file deleted). */
+  disk?: Pick<DiskLock, 'checkIntact'>;
 }
 
 function scrub(e: InstallEvent, secrets: readonly string[]): InstallEvent {
@@ -170,7 +173,11 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
     const impl = opts.steps[step];
     const t0 = Date.now();
     emit({ type: 'step-start', at: now(), step, title: impl.title });
-    if (!(await attempt(step, () => impl.run(contextFor(step))))) break;
+    const body = async () => {
+      await impl.run(contextFor(step));
+      opts.disk?.checkIntact();
+    };
+    if (!(await attempt(step, body))) break;
     done.push({ step, durationMs: Date.now() - t0 });
     emit({ type: 'step-end', at: now(), step, durationMs: Date.now() - t0 });
   }

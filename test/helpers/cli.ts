@@ -20,11 +20,15 @@ export interface CliRun {
   events: InstallEvent[];
 }
 
-/** Run `shoal-install ARGS`; `onLine` sees each stdout line as it comes (to act mid-install). */
-export function runCli(args: string[], opts: { onLine?: (line: string, child: ChildProcess) => void; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
+/** Run `shoal-install ARGS`; `onSpawn` gets the process, `onLine` sees each stdout line as it comes (to act mid-install). */
+export function runCli(
+  args: string[],
+  opts: { onLine?: (line: string, child: ChildProcess) => void; onSpawn?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliRun> {
   const bundle = ensureBundle();
   return new Promise((resolve, reject) => {
     const child = spawn('node', [bundle, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    opts.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     let pending = '';

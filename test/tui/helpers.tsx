@@ -294,6 +294,8 @@ export function makeSession(opts: { script?: StepScript; auth?: RegistryCredenti
         if (!d) throw new Error(`${path} does not exist`);
         return d;
       },
+      // The fixture disks are not this machine's: nothing to lock.
+      lockDisk: async () => undefined,
       machineFacts: async () => MACHINE,
       machineInfo: async () => MACHINE_INFO,
       prepare: fixturePrepare(() => disks),
