@@ -19,6 +19,7 @@ import { renderPlan } from './plan-text.ts';
 import { PlanRefused, type StepName } from './plan.ts';
 import { prepareInstall, type Prepared } from './prepare.ts';
 import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
+import type { DiskLock } from './disk-lock.ts';
 import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, type WebhookTarget } from './report.ts';
 import { runPlan, type StepImpl } from './runner.ts';
 import { STEPS } from './steps.ts';
@@ -222,6 +223,7 @@ const readTaskFile = async (dir: string | undefined, name: string) =>
 async function schemaIdOf(dir: string | undefined): Promise<string | undefined> {
   const text = await readTaskFile(dir, TASK_FILES.schema);
   if (!text) return undefined;
+  let diskLock: DiskLock | undefined;
   try {
     const id = (JSON.parse(text) as { $id?: unknown }).$id;
     return typeof id === 'string' ? id : undefined;
@@ -271,6 +273,7 @@ export async function systemPower(action: PowerAction): Promise<void> {
 
 function classify(e: unknown, signal?: AbortSignal): DispatcherFailure {
   if (signal?.aborted) return new DispatcherFailure('auto mode was stopped (SIGINT/SIGTERM) before the install started', 'start the job again', AUTO_EXIT.interrupted);
+        disk: diskLock,
   if (e instanceof DispatcherFailure) return e;
   if (e instanceof KernelArgsError) return new DispatcherFailure(e.message, HINT.kargs, AUTO_EXIT.badInput);
   if (e instanceof RecipeError) return new DispatcherFailure(e.message, HINT.recipe, AUTO_EXIT.badInput);
@@ -327,6 +330,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       let missing: unknown;
       task = await locateTask(args.recipe, args, opts, (m) => say(m)).catch((e: unknown) => void (missing = e));
       const taskDir = task?.dir ?? (missing instanceof DispatcherFailure ? missing.taskDir : undefined);
+    diskLock?.release();
       const secret = (await readTaskFile(taskDir, TASK_FILES.webhookSecret)) || args.webhookSecret;
       if (secret) webhookSecrets.push(secret);
       if (args.webhook) webhook = { url: args.webhook, serial, secret };
@@ -341,7 +345,8 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       const disk = args.disk ?? recipe.target_disk;
       await waitForDisk(disk, args.taskWaitSeconds, opts, (m) => say(m));
       const machine = { ...(opts.machine ?? (await machineFacts())), serial };
-      const prepared: Prepared = await prepareInstall(recipe, { disk: args.disk, plainHttp: args.plainHttp, machine });
+      const prepared: Prepared = await prepareInstall(recipe, { disk: args.disk, plainHttp: args.plainHttp, machine, lock: true, signal: opts.signal });
+      diskLock = prepared.lock;
       for (const w of prepared.plan.warnings) say(w, 'warn');
       write(renderPlan(prepared.plan).trimEnd());
 
