@@ -17,9 +17,9 @@ import { linePrinter } from './outputs/line-printer.ts';
 import { resolvePayload } from './payload.ts';
 import { renderPlan } from './plan-text.ts';
 import { PlanRefused, type StepName } from './plan.ts';
+import type { DiskLock } from './disk-lock.ts';
 import { prepareInstall, type Prepared } from './prepare.ts';
 import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
-import type { DiskLock } from './disk-lock.ts';
 import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, type WebhookTarget } from './report.ts';
 import { runPlan, type StepImpl } from './runner.ts';
 import { STEPS } from './steps.ts';
@@ -223,7 +223,6 @@ const readTaskFile = async (dir: string | undefined, name: string) =>
 async function schemaIdOf(dir: string | undefined): Promise<string | undefined> {
   const text = await readTaskFile(dir, TASK_FILES.schema);
   if (!text) return undefined;
-  let diskLock: DiskLock | undefined;
   try {
     const id = (JSON.parse(text) as { $id?: unknown }).$id;
     return typeof id === 'string' ? id : undefined;
@@ -273,7 +272,6 @@ export async function systemPower(action: PowerAction): Promise<void> {
 
 function classify(e: unknown, signal?: AbortSignal): DispatcherFailure {
   if (signal?.aborted) return new DispatcherFailure('auto mode was stopped (SIGINT/SIGTERM) before the install started', 'start the job again', AUTO_EXIT.interrupted);
-        disk: diskLock,
   if (e instanceof DispatcherFailure) return e;
   if (e instanceof KernelArgsError) return new DispatcherFailure(e.message, HINT.kargs, AUTO_EXIT.badInput);
   if (e instanceof RecipeError) return new DispatcherFailure(e.message, HINT.recipe, AUTO_EXIT.badInput);
@@ -316,6 +314,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
   let webhook: WebhookTarget | undefined;
   let failure: { step: string; message: string; hint?: string; exitCode: number } | undefined;
   let result: InstallResult | undefined;
+  let diskLock: DiskLock | undefined;
   const webhookSecrets: string[] = [];
 
   try {
@@ -330,7 +329,6 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       let missing: unknown;
       task = await locateTask(args.recipe, args, opts, (m) => say(m)).catch((e: unknown) => void (missing = e));
       const taskDir = task?.dir ?? (missing instanceof DispatcherFailure ? missing.taskDir : undefined);
-    diskLock?.release();
       const secret = (await readTaskFile(taskDir, TASK_FILES.webhookSecret)) || args.webhookSecret;
       if (secret) webhookSecrets.push(secret);
       if (args.webhook) webhook = { url: args.webhook, serial, secret };
@@ -360,6 +358,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
         inputs: prepared.inputs,
         secrets: [...prepared.secrets, ...webhookSecrets],
         signal: opts.signal,
+        disk: diskLock,
         onEvent,
       });
       if (!result.ok) {
@@ -415,6 +414,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
     }
     return { exitCode: AUTO_EXIT.ok, status: 'success', report, logPath };
   } finally {
+    diskLock?.release();
     await task?.release();
     await log.close();
   }
