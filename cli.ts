@@ -104,6 +104,8 @@ function abortOnSignals(): { signal: AbortSignal; interrupted: () => boolean; di
   };
 }
 
+const STOPPED_EARLY = 'shoal-install: stopped before the install started: nothing was written\n';
+
 async function installCommand(values: Values): Promise<number> {
   // From the start: a signal while the recipe's payloads are fetched or the disk is checked is an interrupt too.
   const aborting = abortOnSignals();
@@ -132,19 +134,19 @@ async function installPrepared(values: Values, { plan, inputs, secrets, lock }: 
     process.stderr.write(renderPlan(plan));
     throw new UsageError(`nothing was written: add --yes to confirm that everything on ${plan.disk.path} may be destroyed`);
   }
-  const logPath = values.log ?? defaultLogPath();
-const STOPPED_EARLY = 'shoal-install: stopped before the install started: nothing was written\n';
-
-  const log = jsonLog(logPath);
-  const faces: EventSink[] = [log.sink, values.json ? (e) => process.stdout.write(`${JSON.stringify(e)}\n`) : linePrinter((l) => process.stdout.write(`${l}\n`))];
-  const aborting = abortOnSignals();
-  let result: InstallResult;
-  try {
-    result = await runPlan(plan, { steps: STEPS, inputs, secrets, signal: aborting.signal, disk: lock, onEvent });
   if (aborting.interrupted()) {
     process.stderr.write(STOPPED_EARLY);
     return EXIT.interrupted;
   }
+  const logPath = values.log ?? defaultLogPath();
+  const log = jsonLog(logPath);
+  const faces: EventSink[] = [log.sink, values.json ? (e) => process.stdout.write(`${JSON.stringify(e)}\n`) : linePrinter((l) => process.stdout.write(`${l}\n`))];
+  const onEvent: EventSink = (e) => faces.forEach((f) => f(e));
+  // The plan is not printed here: its warnings (such as what a dead install left and was cleared) go to the log.
+  for (const message of plan.warnings) onEvent({ type: 'log', at: now(), level: 'warn', message });
+  let result: InstallResult;
+  try {
+    result = await runPlan(plan, { steps: STEPS, inputs, secrets, signal: aborting.signal, disk: lock, onEvent });
   } finally {
     await log.close();
   }
@@ -155,9 +157,7 @@ const STOPPED_EARLY = 'shoal-install: stopped before the install started: nothin
 
 /** Unattended install at boot (README: Auto mode); ops/auto.ts reports every failure itself, so its exit code is final. */
 async function autoCommand(values: Values): Promise<number> {
-  const onEvent: EventSink = (e) => faces.forEach((f) => f(e));
-  // The plan is not printed here: its warnings (such as what a dead install left and was cleared) go to the log.
-  for (const message of plan.warnings) onEvent({ type: 'log', at: now(), level: 'warn', message });
+  const aborting = abortOnSignals();
   try {
     // Once the install is over, the shutdown it asks for sends SIGTERM: that is not an interrupted install.
     const power = (action: PowerAction) => {
