@@ -106,10 +106,11 @@ export class Patience {
       return { retry: true, delayMs, attempt: ++this.attempts };
     }
     this.busyWaits++;
-    // Retry-After is waited in full, plus up to half again, so clients told the same second spread out.
+    // Retry-After is waited in full, plus up to half again, so clients told the same second spread out;
+    // `Retry-After: 0` from a server under load must not turn into a tight loop.
     const delayMs =
       trouble.retryAfterMs !== undefined
-        ? Math.round(Math.max(trouble.retryAfterMs, policy.baseDelayMs) * (1 + this.random() / 2))
+        ? Math.round(Math.max(trouble.retryAfterMs, Math.min(policy.baseDelayMs, 1000)) * (1 + this.random() / 2))
         : this.backoff(this.busyWaits, Math.max(policy.baseDelayMs, 1));
     if (this.busyWaitedMs + delayMs > policy.busyPatienceMs) {
       return { retry: false, why: `still busy after ${formatDelay(this.busyWaitedMs)} of waiting (the busy patience is ${formatDelay(policy.busyPatienceMs)})` };
