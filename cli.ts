@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runAuto, systemPower, type PowerAction } from './ops/auto.ts';
+import { runBoot } from './ops/boot-mode.ts';
 import { DiskError } from './ops/disks.ts';
 import { now, type EventSink, type InstallResult } from './ops/events.ts';
 import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
@@ -25,7 +26,10 @@ Usage:
   shoal-install plan --recipe FILE [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP] [--json]
   shoal-install install --recipe FILE --yes [--disk DEV] [--plain-http HOST[:PORT]] [--stop-before STEP]
                         [--json] [--log FILE]
-  shoal-install auto [--cmdline FILE] [--task-dir DIR] [--log FILE]
+  shoal-install auto [--cmdline FILE] [--defaults FILE] [--task-dir DIR] [--log FILE]
+  shoal-install boot [--cmdline FILE] [--defaults FILE]
+                       at boot (shoal-install-boot.service): auto mode if a task ISO is attached, else the
+                       console installer on tty1; shoal.auto / shoal.auto=0 force either
 
   --recipe FILE        a Shoal recipe.json
   --disk DEV           install onto DEV instead of the recipe's target_disk (a block device or a disk image file)
@@ -34,8 +38,10 @@ Usage:
   --stop-before STEP   leave out STEP and every step after it (${ALL_STEPS.join(', ')})
   --json               print events as JSON lines instead of text
   --registry H[:P]     console: the registry to browse (default: SHOAL_REGISTRY, else the recipe's)
-  --cmdline FILE       auto: read the shoal.* kernel arguments from FILE instead of /proc/cmdline
-  --task-dir DIR       auto: use DIR as the task ISO (recipe.json, webhook_secret...) instead of mounting /dev/sr1|sr0
+  --cmdline FILE       auto, boot: read the shoal.* kernel arguments from FILE instead of /proc/cmdline
+  --defaults FILE      auto, boot: the image's shoal.* defaults from FILE instead of /etc/shoal/shoal.conf
+  --task-dir DIR       auto: use DIR as the task ISO (recipe.json, shoal.conf, webhook_secret...) instead of
+                       finding and mounting it
   --log FILE           the JSON-lines log (default ${defaultLogPath(new Date(0)).replace(/install-.*/, 'install-<time>.jsonl')})
 
 Exit codes: 0 done, 1 a step failed, 2 bad input (usage, recipe), 3 plan refused (disk in use, layout too big,
@@ -54,6 +60,7 @@ const OPTIONS = {
   'stop-before': { type: 'string' },
   registry: { type: 'string' },
   cmdline: { type: 'string' },
+  defaults: { type: 'string' },
   'task-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -164,7 +171,9 @@ async function autoCommand(values: Values): Promise<number> {
       aborting.dispose();
       return systemPower(action);
     };
-    return (await runAuto({ cmdlineFile: values.cmdline, taskDir: values['task-dir'], logPath: values.log, signal: aborting.signal, power })).exitCode;
+    return (
+      await runAuto({ cmdlineFile: values.cmdline, defaultsFile: values.defaults, taskDir: values['task-dir'], logPath: values.log, signal: aborting.signal, power })
+    ).exitCode;
   } finally {
     aborting.dispose();
   }
@@ -221,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'plan') return await planCommand(values);
     if (command === 'install') return await installCommand(values);
     if (command === 'auto') return await autoCommand(values);
+    if (command === 'boot') return (await runBoot({ cmdlineFile: values.cmdline, defaultsFile: values.defaults })).exitCode;
     if (command === undefined) return await consoleCommand(values);
     if (command === 'watch') return await watchCommand(values);
     throw new UsageError(command ? `unknown command "${command}"` : 'no command given');

@@ -1,20 +1,22 @@
 /**
  * Auto mode: the unattended install at boot (`shoal-install auto`, started by shoal-install-auto.service when the
- * kernel command line has `shoal.auto`). Kernel args + the task ISO's recipe -> a checked plan -> the runner, with
+ * boot found a task ISO, or the settings say `shoal.auto`). The shoal.* settings (kernel command line, the task
+ * ISO's shoal.conf, the image's defaults) + the task ISO's recipe -> a checked plan -> the runner, with
  * throttled plain lines on the console/journal, the JSON-lines log, and the Shoal status webhook at the end.
  * Everything is validated before a disk is touched; anything wrong before the first step is reported as
  * `provision-dispatcher.service`.
  */
-import { access, mkdir, readFile, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DiskError } from './disks.ts';
 import { now, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
 import { run } from './exec.ts';
-import { readKernelArgs, DEFAULT_CMDLINE, KernelArgsError, type KernelArgs, type RecipeSource } from './kargs.ts';
+import { KernelArgsError, type KernelArgs, type RecipeSource } from './kargs.ts';
 import { machineFacts, machineSerial, type MachineFacts } from './machine.ts';
 import { defaultLogPath, jsonLog } from './outputs/json-log.ts';
 import { linePrinter } from './outputs/line-printer.ts';
-import { resolvePayload } from './payload.ts';
+import { fetchBody, readRegularFile } from './bounded-input.ts';
 import { renderPlan } from './plan-text.ts';
 import { PlanRefused, type StepName } from './plan.ts';
 import type { DiskLock } from './disk-lock.ts';
@@ -22,29 +24,21 @@ import { prepareInstall, type Prepared } from './prepare.ts';
 import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
 import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, type WebhookTarget } from './report.ts';
 import { runPlan, type StepImpl } from './runner.ts';
+import { imageSource, kernelSource, mergeSettings, settingOrigins, taskSource } from './settings.ts';
 import { STEPS } from './steps.ts';
+import { findTaskIso, namedDrives, readTaskDir, TASK_FILES, TASK_MOUNT, TaskIsoError, type Drive, type MountFn, type Task } from './task-iso.ts';
+import { NetworkUnreachable, registryEndpoint, waitForRegistry } from './net-wait.ts';
 
 /** Same meanings as the CLI's exit codes. */
 export const AUTO_EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3, interrupted: 130 } as const;
-
-/** Where the task ISO is mounted (read-only). Recipe payloads on it are `{"path": "/run/shoal/task/..."}`. */
-export const TASK_MOUNT = '/run/shoal/task';
-/** The task ISO's drives, in the order Shoal's dispatcher tries them. */
-export const TASK_DEVICES: readonly string[] = ['/dev/sr1', '/dev/sr0'];
-/** Files beside recipe.json on the task ISO. */
-export const TASK_FILES = {
-  recipe: 'recipe.json',
-  schema: 'recipe.schema.json',
-  webhookSecret: 'webhook_secret',
-  registryPassword: 'registry_password',
-  registryUsername: 'registry_username',
-} as const;
 
 export type PowerAction = 'poweroff' | 'reboot';
 
 export interface AutoOptions {
   /** Stands in for /proc/cmdline. */
   cmdlineFile?: string;
+  /** Stands in for the image's defaults, /etc/shoal/shoal.conf. */
+  defaultsFile?: string;
   /** A directory standing in for the mounted task ISO (recipe.json and its neighbours). */
   taskDir?: string;
   logPath?: string;
@@ -54,7 +48,8 @@ export interface AutoOptions {
   power?: (action: PowerAction) => Promise<void>;
   webhookRetryDelaysMs?: readonly number[];
   webhookTimeoutMs?: number;
-  taskDevices?: readonly string[];
+  /** The drives that may hold the task ISO (default: every optical, removable or USB drive but the boot medium). */
+  drives?: () => Promise<Drive[]>;
   mountPoint?: string;
   env?: NodeJS.ProcessEnv;
   steps?: Record<StepName, StepImpl>;
@@ -64,7 +59,7 @@ export interface AutoOptions {
   /** How often to look for the task ISO while waiting. */
   pollMs?: number;
   /** Mounts the task ISO read-only and returns the unmount; default `mount -o ro -t iso9660` (tests stand in for it). */
-  mount?: (device: string, at: string) => Promise<() => Promise<void>>;
+  mount?: MountFn;
 }
 
 export interface AutoOutcome {
@@ -90,7 +85,7 @@ class DispatcherFailure extends Error {
 }
 
 const HINT = {
-  kargs: 'fix the shoal.* kernel arguments (the README\'s "Kernel arguments" lists them) and boot the job again',
+  kargs: 'fix the shoal.* settings (kernel command line, shoal.conf on the task ISO, /etc/shoal/shoal.conf; the README\'s "Settings" lists them) and boot the job again',
   task: 'attach the job\'s task ISO as virtual media (recipe.json at its root), or name the recipe with shoal.recipe=',
   recipe: 'fix recipe.json on the task ISO (or the shoal.* overrides) and start the job again',
   refused: 'the recipe does not fit this machine: check target_disk (or shoal.disk=) against `lsblk`, and the partition sizes',
@@ -98,118 +93,27 @@ const HINT = {
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(new Error('aborted'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
 // --- the task ISO --------------------------------------------------------------------------------------------
-
-export interface Task {
-  recipeText: string;
-  /** Shown on the console: where the recipe came from. */
-  from: string;
-  /** The directory beside recipe.json (the mounted ISO, --task-dir, or the recipe file's directory). */
-  dir?: string;
-  release: () => Promise<void>;
-}
-
-const unescapeMountinfo = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-async function isMountPoint(dir: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  return info.split('\n').some((l) => unescapeMountinfo(l.split(' ')[4] ?? '') === dir);
-}
-
-export const mountCommand = (device: string, at: string) => ['mount', '-o', 'ro', '-t', 'iso9660', device, at];
-
-/** `mount -o ro -t iso9660 DEV AT` (after unmounting a stale mount from an earlier run); returns the unmount. */
-export async function mountIso(device: string, at: string): Promise<() => Promise<void>> {
-  await mkdir(at, { recursive: true });
-  if (await isMountPoint(at)) await run(['umount', at]);
-  await run(mountCommand(device, at));
-  return async () => {
-    await run(['umount', at]).catch(() => undefined);
-  };
-}
-
-async function readRecipeIn(dir: string, from: string, release: () => Promise<void>): Promise<Task> {
-  const path = join(dir, TASK_FILES.recipe);
-  const recipeText = await readFile(path, 'utf8').catch(async (e: NodeJS.ErrnoException) => {
-    await release();
-    throw new DispatcherFailure(`no ${TASK_FILES.recipe} in ${from} (${e.code ?? e.message})`, HINT.task, AUTO_EXIT.badInput, dir);
-  });
-  return { recipeText, from, dir, release };
-}
-
-/**
- * Wait (bounded) for one of `devices` to hold an ISO with recipe.json at its root, and mount it there. Devices are
- * tried in order; one that mounts without recipe.json (the maintenance ISO) is not tried again; one that fails to
- * mount (no medium yet) is.
- */
-export async function mountTaskIso(
-  devices: readonly string[],
-  at: string,
-  waitSeconds: number,
-  opts: Pick<AutoOptions, 'mount' | 'pollMs' | 'signal'>,
-  say: (m: string) => void,
-): Promise<Task> {
-  const deadline = Date.now() + waitSeconds * 1000;
-  const why = new Map<string, string>();
-  const noRecipe = new Set<string>();
-  let announced = false;
-  for (;;) {
-    for (const device of devices) {
-      if (noRecipe.has(device) || !(await exists(device))) continue;
-      let release: () => Promise<void>;
-      try {
-        release = await (opts.mount ?? mountIso)(device, at);
-      } catch (e) {
-        why.set(device, (e as Error).message.split('\n').slice(-1)[0]!.trim());
-        continue;
-      }
-      if (await exists(join(at, TASK_FILES.recipe))) return readRecipeIn(at, `the task ISO on ${device} (mounted at ${at})`, release);
-      await release();
-      noRecipe.add(device);
-      why.set(device, `an ISO without ${TASK_FILES.recipe} at its root (the maintenance ISO?)`);
-    }
-    if (Date.now() >= deadline) break;
-    if (!announced) say(`waiting up to ${waitSeconds} s for the task ISO on ${devices.join(' or ')}`);
-    announced = true;
-    await sleep(Math.min(opts.pollMs ?? 1000, Math.max(deadline - Date.now(), 0)), opts.signal);
-  }
-  const seen = devices.map((d) => `${d}: ${why.get(d) ?? 'not present'}`).join('; ');
-  throw new DispatcherFailure(`no task ISO with ${TASK_FILES.recipe} found within ${waitSeconds} s (${seen})`, HINT.task, AUTO_EXIT.badInput);
-}
 
 async function locateTask(source: RecipeSource | undefined, args: KernelArgs, opts: AutoOptions, say: (m: string) => void): Promise<Task> {
   const none = async () => undefined;
-  if (opts.taskDir) return readRecipeIn(resolve(opts.taskDir), `the task directory ${resolve(opts.taskDir)}`, none);
-  const at = opts.mountPoint ?? TASK_MOUNT;
-  if (!source) return mountTaskIso(opts.taskDevices ?? TASK_DEVICES, at, args.taskWaitSeconds, opts, say);
+  if (opts.taskDir) return readTaskDir(resolve(opts.taskDir), `the task directory ${resolve(opts.taskDir)}`, none);
+  const find = { at: opts.mountPoint ?? TASK_MOUNT, waitSeconds: args.taskWaitSeconds, mount: opts.mount, pollMs: opts.pollMs, signal: opts.signal };
+  if (!source) return findTaskIso({ ...find, drives: opts.drives }, say);
   switch (source.kind) {
     case 'device':
-      return mountTaskIso([source.device], at, args.taskWaitSeconds, opts, say);
+      return findTaskIso({ ...find, drives: namedDrives([source.device]), what: source.device }, say);
     case 'file': {
       const st = await stat(source.path).catch(() => undefined);
-      if (st?.isDirectory()) return readRecipeIn(source.path, source.path, none);
-      const recipeText = await readFile(source.path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-        throw new DispatcherFailure(`shoal.recipe=${source.path}: cannot read it (${e.code ?? e.message})`, HINT.task, AUTO_EXIT.badInput);
+      if (st?.isDirectory()) return readTaskDir(source.path, source.path, none);
+      const bytes = await readRegularFile(source.path, `shoal.recipe=${source.path}`).catch((e: Error) => {
+        throw new DispatcherFailure(e.message, HINT.task, AUTO_EXIT.badInput);
       });
-      return { recipeText, from: source.path, dir: dirname(source.path), release: none };
+      return { recipeText: bytes.toString('utf8'), from: source.path, dir: dirname(source.path), release: none };
     }
     case 'url': {
       const shown = shownUrl(source.url);
-      const bytes = await resolvePayload({ url: source.url }, 'shoal.recipe', opts.signal).catch((e: Error) => {
+      const bytes = await fetchBody(source.url, 'shoal.recipe', { signal: opts.signal }).catch((e: Error) => {
         throw new DispatcherFailure(e.message, `check that ${shown} serves the recipe`, AUTO_EXIT.badInput);
       });
       return { recipeText: bytes.toString('utf8'), from: shown, release: none };
@@ -218,7 +122,7 @@ async function locateTask(source: RecipeSource | undefined, args: KernelArgs, op
 }
 
 const readTaskFile = async (dir: string | undefined, name: string) =>
-  dir ? readFile(join(dir, name), 'utf8').then((t) => t.trim(), () => undefined) : undefined;
+  dir ? readRegularFile(join(dir, name), name).then((b) => b.toString('utf8').trim(), () => undefined) : undefined;
 
 async function schemaIdOf(dir: string | undefined): Promise<string | undefined> {
   const text = await readTaskFile(dir, TASK_FILES.schema);
@@ -233,7 +137,7 @@ async function schemaIdOf(dir: string | undefined): Promise<string | undefined> 
 
 /** The recipe with the kernel's overrides and the task ISO's credential files folded in, checked again by zod. */
 async function effectiveRecipe(recipe: Recipe, args: KernelArgs, dir: string | undefined): Promise<Recipe> {
-  const registry = { ...recipe.registry };
+  const registry = { ...recipe.registry, ...args.registryOverrides };
   if (registry.password === undefined && dir && (await exists(join(dir, TASK_FILES.registryPassword)))) {
     registry.password = { path: join(dir, TASK_FILES.registryPassword) };
   }
@@ -261,7 +165,7 @@ async function waitForDisk(path: string, seconds: number, opts: AutoOptions, say
   if (!path.startsWith('/dev/') || (await exists(path))) return;
   say(`waiting up to ${seconds} s for ${path} to appear`);
   const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline && !(await exists(path))) await sleep(Math.min(opts.pollMs ?? 1000, 1000), opts.signal);
+  while (Date.now() < deadline && !(await exists(path))) await sleep(Math.min(opts.pollMs ?? 1000, 1000), undefined, { signal: opts.signal });
 }
 
 // --- the run ---------------------------------------------------------------------------------------------------
@@ -273,6 +177,8 @@ export async function systemPower(action: PowerAction): Promise<void> {
 function classify(e: unknown, signal?: AbortSignal): DispatcherFailure {
   if (signal?.aborted) return new DispatcherFailure('auto mode was stopped (SIGINT/SIGTERM) before the install started', 'start the job again', AUTO_EXIT.interrupted);
   if (e instanceof DispatcherFailure) return e;
+  if (e instanceof TaskIsoError) return new DispatcherFailure(e.message, HINT.task, AUTO_EXIT.badInput, e.dir);
+  if (e instanceof NetworkUnreachable) return new DispatcherFailure(e.message, e.hint, AUTO_EXIT.failed);
   if (e instanceof KernelArgsError) return new DispatcherFailure(e.message, HINT.kargs, AUTO_EXIT.badInput);
   if (e instanceof RecipeError) return new DispatcherFailure(e.message, HINT.recipe, AUTO_EXIT.badInput);
   if (e instanceof PlanRefused || e instanceof DiskError) return new DispatcherFailure(e.message, HINT.refused, AUTO_EXIT.refused);
@@ -285,10 +191,13 @@ const TAIL_LINES = 15;
 export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
   const write = opts.write ?? ((l: string) => void process.stdout.write(`${l}\n`));
   const startedAt = now();
-  const parsed = await readKernelArgs(opts.cmdlineFile ?? DEFAULT_CMDLINE);
-  const { args } = parsed;
+  const kernel = (await kernelSource(opts.cmdlineFile)).source;
+  const image = await imageSource(opts.defaultsFile);
+  // Until the task ISO is found, what the kernel command line and the image say decides where to look for it.
+  const base = mergeSettings([kernel, image]);
+  let args = base.args;
   if (args.auto === false) {
-    write('shoal-install auto: shoal.auto=0 on the kernel command line: auto mode is off, nothing to do');
+    write(`shoal-install auto: shoal.auto=0 (from ${base.from.get('auto')!.label}): auto mode is off, nothing to do`);
     return { exitCode: AUTO_EXIT.ok, status: 'disabled' };
   }
 
@@ -315,25 +224,29 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
   let failure: { step: string; message: string; hint?: string; exitCode: number } | undefined;
   let result: InstallResult | undefined;
   let diskLock: DiskLock | undefined;
-  const webhookSecrets: string[] = [];
+  /** Every secret known so far (the webhook secret, then the recipe's): kept out of the runner's events and the webhook's lines. */
+  const knownSecrets: string[] = [];
 
   try {
     write(`shoal-install auto ${startedAt}: log ${logPath}`);
-    for (const w of parsed.warnings) say(w, 'warn');
-    if (args.auto === undefined) say('shoal.auto is not on the kernel command line: running anyway, as `shoal-install auto` was asked for');
-    const serial = args.serial ?? (await machineSerial(opts.env ?? process.env));
-    say(`machine serial: ${serial}${args.serial ? ' (shoal.serial)' : ''}`);
 
     try {
-      // The task ISO is looked for even when the kernel args are wrong: the webhook secret lives there.
+      // The task ISO is looked for even when the settings are wrong: the webhook secret lives there.
       let missing: unknown;
       task = await locateTask(args.recipe, args, opts, (m) => say(m)).catch((e: unknown) => void (missing = e));
-      const taskDir = task?.dir ?? (missing instanceof DispatcherFailure ? missing.taskDir : undefined);
+      const taskDir = task?.dir ?? (missing instanceof TaskIsoError ? missing.dir : undefined);
+      const settings = mergeSettings([kernel, taskDir ? await taskSource(taskDir) : undefined, image]);
+      args = settings.args;
+      for (const w of settings.warnings) say(w, 'warn');
+      for (const line of settingOrigins(settings)) say(line);
+      if (args.auto === undefined) say('shoal.auto is not set: auto mode runs because the boot found a task ISO (or it was started by hand)');
+      const serial = args.serial ?? (await machineSerial(opts.env ?? process.env));
+      say(`machine serial: ${serial}${args.serial ? ' (shoal.serial)' : ''}`);
       const secret = (await readTaskFile(taskDir, TASK_FILES.webhookSecret)) || args.webhookSecret;
-      if (secret) webhookSecrets.push(secret);
+      if (secret) knownSecrets.push(secret);
       if (args.webhook) webhook = { url: args.webhook, serial, secret };
-      else say('no shoal.webhook= on the kernel command line: the outcome will not be reported to a controller', 'warn');
-      if (parsed.problems.length) throw new KernelArgsError(parsed.problems);
+      else say('no shoal.webhook= (kernel command line, shoal.conf on the task ISO or in the image): the outcome will not be reported to a controller', 'warn');
+      if (settings.problems.length) throw new KernelArgsError(settings.problems);
       if (!task) throw missing;
       say(`recipe from ${task.from}`);
       schemaId = await schemaIdOf(task.dir);
@@ -342,9 +255,13 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       recipe = await effectiveRecipe(fromIso, args, task.dir);
       const disk = args.disk ?? recipe.target_disk;
       await waitForDisk(disk, args.taskWaitSeconds, opts, (m) => say(m));
+      // Before the recipe's payloads are fetched and the image is pulled: DHCP may still be at work.
+      const registry = registryEndpoint(recipe.oci_url, [...(recipe.registry?.plain_http ?? []), ...(args.plainHttp ?? [])]);
+      if (registry && args.netWaitSeconds > 0) await waitForRegistry(registry, args.netWaitSeconds, { say, signal: opts.signal, pollMs: opts.pollMs });
       const machine = { ...(opts.machine ?? (await machineFacts())), serial };
       const prepared: Prepared = await prepareInstall(recipe, { disk: args.disk, plainHttp: args.plainHttp, machine, lock: true, signal: opts.signal });
       diskLock = prepared.lock;
+      knownSecrets.push(...prepared.secrets);
       for (const w of prepared.plan.warnings) say(w, 'warn');
       write(renderPlan(prepared.plan).trimEnd());
 
@@ -356,7 +273,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       result = await runPlan(prepared.plan, {
         steps: opts.steps ?? STEPS,
         inputs: prepared.inputs,
-        secrets: [...prepared.secrets, ...webhookSecrets],
+        secrets: knownSecrets,
         signal: opts.signal,
         disk: diskLock,
         onEvent,
@@ -394,9 +311,11 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       const stopping = opts.signal?.aborted === true;
       report = await postStatus(webhook, body, {
         retryDelaysMs: stopping ? [] : opts.webhookRetryDelaysMs,
+        busyPatienceMs: stopping ? 0 : args.busyPatienceSeconds === undefined ? undefined : args.busyPatienceSeconds * 1000,
         timeoutMs: opts.webhookTimeoutMs,
         signal: stopping ? undefined : opts.signal,
         log: (m, level) => say(m, level),
+        redact: knownSecrets,
       }).catch((e: Error) => ({ delivered: false as const, attempts: 0, permanent: false, reason: e.message }));
       if (!report.delivered) write(`The controller was NOT told about this outcome: ${report.reason}`);
     }

@@ -39,15 +39,24 @@ after(async () => {
 });
 
 let seq = 0;
-/** A fresh case directory: the cmdline file, a task dir (recipe.json + webhook_secret unless told), a log path. */
-async function jobCase(opts: { cmdline: string; recipe?: unknown; secret?: boolean; serial: string }) {
+/**
+ * A fresh case directory: the cmdline file (shoal.webhook, shoal.serial and no wait for the stand-in registry,
+ * unless `kernel` gives the whole command line), a task dir (recipe.json + webhook_secret unless told, shoal.conf
+ * if given), the image's defaults if given (else a path that does not exist: the host's /etc is not the test's),
+ * a log path.
+ */
+async function jobCase(opts: { cmdline: string; recipe?: unknown; secret?: boolean; serial: string; kernel?: string; conf?: string; defaults?: string }) {
   const dir = join(work, `case-${++seq}`);
   const task = join(dir, 'task');
   await mkdir(task, { recursive: true });
-  await writeFile(join(dir, 'cmdline'), `${BOOT} shoal.auto shoal.webhook=${hook.url} shoal.serial=${opts.serial} ${opts.cmdline}\n`);
+  const kernel = opts.kernel ?? `shoal.auto shoal.webhook=${hook.url} shoal.serial=${opts.serial} shoal.net_wait=0`;
+  await writeFile(join(dir, 'cmdline'), `${BOOT} ${kernel} ${opts.cmdline}\n`);
   if (opts.recipe !== undefined) await writeFile(join(task, 'recipe.json'), typeof opts.recipe === 'string' ? opts.recipe : JSON.stringify(opts.recipe));
   if (opts.secret !== false) await writeFile(join(task, 'webhook_secret'), `${SECRET}\n`);
-  return { dir, task, cmdline: join(dir, 'cmdline'), log: join(dir, 'install.jsonl') };
+  if (opts.conf !== undefined) await writeFile(join(task, 'shoal.conf'), opts.conf);
+  if (opts.defaults !== undefined) await writeFile(join(dir, 'defaults'), opts.defaults);
+  const c = { dir, task, cmdline: join(dir, 'cmdline'), defaults: join(dir, 'defaults'), log: join(dir, 'install.jsonl') };
+  return { ...c, args: ['auto', '--cmdline', c.cmdline, '--defaults', c.defaults, '--task-dir', c.task, '--log', c.log] };
 }
 
 const reportFor = (serial: string) => hook.waitFor((r) => r.method === 'POST' && r.path === `/api/v1/status-webhook/${serial}`, 5000);
@@ -83,7 +92,7 @@ const LINUX_RECIPE = (disk: string) => ({
 test('(a) a bad recipe: webhook failed/provision-dispatcher.service, console summary, exit 2, nothing secret anywhere', async () => {
   const serial = 'AUTO-BAD-RECIPE';
   const c = await jobCase({ serial, cmdline: 'shoal.task_wait=1', recipe: { task_target: 'install-linux.target', partition_layout: [], bogus: 1 } });
-  const run = await runCli(['auto', '--cmdline', c.cmdline, '--task-dir', c.task, '--log', c.log], { timeoutMs: 60_000 });
+  const run = await runCli(c.args, { timeoutMs: 60_000 });
   assert.equal(run.code, 2, run.stdout + run.stderr);
   assertReport(await reportFor(serial), { status: 'failed', failed_step: 'provision-dispatcher.service', task_target: undefined });
   assert.match(run.stdout, /INSTALL FAILED at provision-dispatcher\.service/);
@@ -105,27 +114,31 @@ test('(a) a bad recipe: webhook failed/provision-dispatcher.service, console sum
 test('(a2) recipe.json that is not JSON, and no recipe.json at all, are provision-dispatcher.service too', async () => {
   for (const [serial, recipe, message] of [
     ['AUTO-NOT-JSON', '{"task_target": ', /recipe\.json is not JSON/],
-    ['AUTO-NO-RECIPE', undefined, /no recipe\.json in the task directory/],
+    ['AUTO-NO-RECIPE', undefined, /no usable recipe\.json in the task directory .*ENOENT/],
   ] as const) {
     const c = await jobCase({ serial, cmdline: '', recipe });
-    const run = await runCli(['auto', '--cmdline', c.cmdline, '--task-dir', c.task, '--log', c.log], { timeoutMs: 60_000 });
+    const run = await runCli(c.args, { timeoutMs: 60_000 });
     assert.equal(run.code, 2, run.stdout + run.stderr);
     assert.match(run.stdout, message);
     assertReport(await reportFor(serial), { status: 'failed', failed_step: 'provision-dispatcher.service' });
   }
 });
 
-test('(b) no task ISO (no /dev/sr1, /dev/sr0 within shoal.task_wait): provision-dispatcher.service, reported without a secret', async () => {
+test('(b) no task ISO (no drive with recipe.json within shoal.task_wait): provision-dispatcher.service, reported without a secret', async () => {
   const serial = 'AUTO-NO-ISO';
   const c = await jobCase({ serial, cmdline: 'shoal.task_wait=1', secret: false });
+  const lines: string[] = [];
   const t0 = Date.now();
-  const run = await runCli(['auto', '--cmdline', c.cmdline, '--log', c.log], { timeoutMs: 60_000 });
-  assert.equal(run.code, 2, run.stdout + run.stderr);
-  assert.ok(Date.now() - t0 < 30_000, 'the wait is bounded by shoal.task_wait');
+  // In process, with no drives: the host's own drives are not this test's to mount.
+  const out = await runAuto({ cmdlineFile: c.cmdline, defaultsFile: c.defaults, logPath: c.log, write: (l) => lines.push(l), drives: async () => [], webhookRetryDelaysMs: [10] });
+  const text = lines.join('\n');
+  assert.equal(out.exitCode, 2, text);
+  const took = Date.now() - t0;
+  assert.ok(took >= 900 && took < 30_000, `the wait is bounded by shoal.task_wait, and is waited out in auto mode (${took} ms)`);
   assertReport(await reportFor(serial), { status: 'failed', failed_step: 'provision-dispatcher.service' }, { secret: false });
-  assert.match(run.stdout, /waiting up to 1 s for the task ISO on \/dev\/sr1 or \/dev\/sr0/);
-  assert.match(run.stdout, /no task ISO with recipe\.json found within 1 s \(\/dev\/sr1: .*; \/dev\/sr0: .*\)/);
-  assert.match(run.stdout, /what to do: attach the job's task ISO as virtual media/);
+  assert.match(text, /looking for the task ISO \(recipe\.json at its root\) on any optical, removable or USB drive, up to 1 s/);
+  assert.match(text, /no task ISO with recipe\.json found within 1 s \(nothing on any optical, removable or USB drive\)/);
+  assert.match(text, /what to do: attach the job's task ISO as virtual media/);
   assert.match(await readFile(c.log, 'utf8'), /no webhook secret/);
 });
 
@@ -137,7 +150,7 @@ test('(c) a refused plan (layout larger than the disk image): reported, exit 3, 
   const c = await jobCase({ serial, cmdline: `shoal.disk=${disk} shoal.task_wait=1`, recipe: LINUX_RECIPE('/dev/disk-that-is-not-here') });
   await writeFile(join(c.task, 'recipe.schema.json'), JSON.stringify({ $id: 'https://shoal.example/schemas/recipe-v1.json' }));
   const before = await sha256File(disk);
-  const run = await runCli(['auto', '--cmdline', c.cmdline, '--task-dir', c.task, '--log', c.log], { timeoutMs: 60_000 });
+  const run = await runCli(c.args, { timeoutMs: 60_000 });
   assert.equal(run.code, 3, run.stdout + run.stderr);
   assertReport(await reportFor(serial), {
     status: 'failed',
@@ -157,7 +170,7 @@ test('(c) a refused plan (layout larger than the disk image): reported, exit 3, 
 test('(d) credentials on the kernel command line: refused (provision-dispatcher.service); the task ISO secret still authenticates the report', async () => {
   const serial = 'AUTO-BAD-KARGS';
   const c = await jobCase({ serial, cmdline: 'shoal.registry_password=hunter2-on-cmdline shoal.typo=1', recipe: LINUX_RECIPE('/dev/sda') });
-  const run = await runCli(['auto', '--cmdline', c.cmdline, '--task-dir', c.task, '--log', c.log], { timeoutMs: 60_000 });
+  const run = await runCli(c.args, { timeoutMs: 60_000 });
   assert.equal(run.code, 2, run.stdout + run.stderr);
   assertReport(await reportFor(serial), { status: 'failed', failed_step: 'provision-dispatcher.service' });
   assert.match(run.stdout, /shoal\.registry_password: registry credentials are never taken from the kernel command line/);
@@ -167,7 +180,7 @@ test('(d) credentials on the kernel command line: refused (provision-dispatcher.
 
 test('shoal.auto=0: nothing happens, nothing is reported, exit 0', async () => {
   const c = await jobCase({ serial: 'AUTO-OFF', cmdline: 'shoal.auto=0', recipe: '{' });
-  const run = await runCli(['auto', '--cmdline', c.cmdline, '--task-dir', c.task, '--log', c.log], { timeoutMs: 60_000 });
+  const run = await runCli(c.args, { timeoutMs: 60_000 });
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.match(run.stdout, /auto mode is off/);
   assert.ok(!hook.requests.some((r) => r.path.endsWith('/AUTO-OFF')));
@@ -205,6 +218,7 @@ test('success: the plan runs, the controller hears "success" (after a 503, same 
     const kernelArgs = new Set<string | undefined>();
     const out = await runAuto({
       cmdlineFile: c.cmdline,
+      defaultsFile: c.defaults,
       taskDir: c.task,
       logPath: c.log,
       write: (l) => lines.push(l),
@@ -239,6 +253,7 @@ test('a step failure: reported as that step, summary with its hint and the last 
   const power: PowerAction[] = [];
   const out = await runAuto({
     cmdlineFile: c.cmdline,
+    defaultsFile: c.defaults,
     taskDir: c.task,
     logPath: c.log,
     write: (l) => lines.push(l),

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { cmdlineParams, DEFAULT_TASK_WAIT_SECONDS, parseKernelArgs, readKernelArgs, splitCmdline } from '../../ops/kargs.ts';
+import {
+  cmdlineParams,
+  DEFAULT_DETECT_WAIT_SECONDS,
+  DEFAULT_NET_WAIT_SECONDS,
+  DEFAULT_TASK_WAIT_SECONDS,
+  parseKernelArgs,
+  splitCmdline,
+} from '../../ops/kargs.ts';
 
 const BOOT = 'BOOT_IMAGE=/vmlinuz root=live:CDLABEL=SHOAL rd.live.image quiet console=tty0 console=ttyS0,115200n8';
 
@@ -28,6 +32,8 @@ test('shoal.auto alone or =1 turns auto mode on, =0 off; absent is undefined; ot
   assert.deepEqual(none.warnings, []);
   assert.deepEqual(none.problems, []);
   assert.equal(none.args.taskWaitSeconds, DEFAULT_TASK_WAIT_SECONDS);
+  assert.equal(none.args.detectWaitSeconds, DEFAULT_DETECT_WAIT_SECONDS);
+  assert.equal(none.args.netWaitSeconds, DEFAULT_NET_WAIT_SECONDS);
   assert.match(parseKernelArgs('shoal.auto=maybe').problems.join(), /shoal\.auto \("maybe"\): a switch/);
 });
 
@@ -46,6 +52,8 @@ test('every override is read: recipe source, webhook, serial, disk, image, kargs
       'shoal.plain_http=controller:8080,10.0.2.2:5000,[fd00::1]:8080',
       'shoal.registry_ca=certs/ca.pem',
       'shoal.task_wait=5',
+      'shoal.detect_wait=7',
+      'shoal.net_wait=0',
     ].join(' '),
   );
   assert.deepEqual(problems, []);
@@ -63,6 +71,10 @@ test('every override is read: recipe source, webhook, serial, disk, image, kargs
     plainHttp: ['controller:8080', '10.0.2.2:5000', '[fd00::1]:8080'],
     registryCa: 'certs/ca.pem',
     taskWaitSeconds: 5,
+    detectWaitSeconds: 7,
+    netWaitSeconds: 0,
+    registryPatience: {},
+    busyPatienceSeconds: undefined,
   });
   assert.deepEqual(parseKernelArgs('shoal.recipe=/srv/job/recipe.json').args.recipe, { kind: 'file', path: '/srv/job/recipe.json' });
   assert.deepEqual(parseKernelArgs('shoal.recipe=http://10.0.2.2:8000/r.json').args.recipe, { kind: 'url', url: 'http://10.0.2.2:8000/r.json' });
@@ -85,6 +97,8 @@ test('bad values are problems that name the key; the valid keys still parse (the
   assert.match(text, /shoal\.webhook_secret: is empty/);
   assert.equal(problems.length, 6);
   assert.match(parseKernelArgs('shoal.webhook=ftp://x').problems.join(), /shoal\.webhook \("ftp:\/\/x"\): an http\(s\) URL/);
+  assert.match(parseKernelArgs('shoal.detect_wait=601').problems.join(), /shoal\.detect_wait \("601"\): at most 600 s/);
+  assert.match(parseKernelArgs('shoal.net_wait=-1').problems.join(), /shoal\.net_wait \("-1"\): whole seconds, 0 to 3600/);
   assert.match(parseKernelArgs('shoal.poweroff shoal.reboot').problems.join(), /both set: choose one/);
 });
 
@@ -115,18 +129,5 @@ test('registry credentials on the command line are refused, with where to put th
     assert.match(problems[0]!, /registry_password file beside recipe\.json on the task ISO/);
     assert.ok(!problems[0]!.includes('hunter2-pw'));
     assert.equal(args.webhook, 'http://c:9');
-  }
-});
-
-test('readKernelArgs reads a file standing in for /proc/cmdline; an unreadable one is a problem', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'kargs-'));
-  try {
-    await writeFile(join(dir, 'cmdline'), `${BOOT} shoal.auto shoal.serial=ABC\n`);
-    const ok = await readKernelArgs(join(dir, 'cmdline'));
-    assert.equal(ok.args.serial, 'ABC');
-    const missing = await readKernelArgs(join(dir, 'nope'));
-    assert.match(missing.problems.join(), /cannot read the kernel command line from .*nope: ENOENT/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 });

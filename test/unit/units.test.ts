@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { MODE_UNITS } from '../../ops/boot-mode.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const UNITS = join(REPO, 'units');
@@ -85,25 +86,49 @@ test('systemd-analyze verify passes for every unit (in a scratch root with the i
   }
 });
 
-test('auto mode: shoal.auto (bare or =value) starts it, shoal.auto=0 does not; oneshot, journal+console, no restart', async () => {
+test('the boot unit decides: oneshot `shoal-install boot`, enabled, before tty1 gets its login prompt, the console installer if it fails', async () => {
+  const text = await readFile(join(UNITS, 'shoal-install-boot.service'), 'utf8');
+  assert.deepEqual(values(text, 'Service', 'Type'), ['oneshot']);
+  assert.deepEqual(values(text, 'Service', 'ExecStart'), [`${WRAPPER} boot`]);
+  assert.deepEqual(values(text, 'Unit', 'Before'), ['getty@tty1.service']);
+  assert.deepEqual(values(text, 'Unit', 'OnFailure'), ['shoal-install-console.service']);
+  assert.deepEqual(values(text, 'Install', 'WantedBy'), ['multi-user.target']);
+  // The wait is bounded by shoal.detect_wait (at most 600 s): systemd must not kill the decision before that.
+  assert.ok(Number(values(text, 'Service', 'TimeoutStartSec')[0]) > 600);
+});
+
+test('units/enabled names existing units that can be enabled; the units the boot starts are not enabled themselves', async () => {
+  const enabled = (await readFile(join(UNITS, 'enabled'), 'utf8')).split('\n').filter(Boolean);
+  assert.deepEqual(enabled, ['shoal-install-boot.service']);
+  const files = await unitFiles();
+  for (const unit of enabled) {
+    assert.ok(files.includes(unit), `${unit} is in units/`);
+    assert.ok(values(await readFile(join(UNITS, unit), 'utf8'), 'Install', 'WantedBy').length > 0, `${unit} has an [Install] section`);
+  }
+  for (const unit of [...MODE_UNITS.auto, ...MODE_UNITS.console]) {
+    assert.ok(files.includes(unit), `${unit} is in units/`);
+    const text = await readFile(join(UNITS, unit), 'utf8');
+    assert.deepEqual(section(text, 'Install'), [], `${unit}: started by the boot unit, not by a target`);
+    assert.deepEqual(values(text, 'Unit', 'ConditionKernelCommandLine'), [], `${unit}: the boot unit decides, not the kernel command line`);
+  }
+});
+
+test('auto mode: oneshot after the network, journal+console, no restart', async () => {
   const text = await readFile(join(UNITS, 'shoal-install-auto.service'), 'utf8');
-  assert.deepEqual(values(text, 'Unit', 'ConditionKernelCommandLine'), ['shoal.auto', '!shoal.auto=0']);
   assert.ok(values(text, 'Unit', 'After')[0]!.split(/\s+/).includes('network-online.target'));
   assert.deepEqual(values(text, 'Unit', 'Wants'), ['network-online.target']);
   assert.deepEqual(values(text, 'Service', 'Type'), ['oneshot']);
   assert.deepEqual(values(text, 'Service', 'ExecStart'), [`${WRAPPER} auto`]);
   assert.deepEqual(values(text, 'Service', 'StandardOutput'), ['journal+console']);
   assert.deepEqual(values(text, 'Service', 'Restart'), ['no']);
-  assert.deepEqual(values(text, 'Install', 'WantedBy'), ['multi-user.target']);
 });
 
-test('console units take over their terminal from getty, give it back on exit, and stay off in auto mode', async () => {
+test('console units take over their terminal from getty and give it back on exit; the serial one steps aside for shoal.auto', async () => {
   for (const [file, getty, tty] of [
     ['shoal-install-console.service', 'getty@tty1.service', '/dev/tty1'],
     ['shoal-install-serial@.service', 'serial-getty@%i.service', '/dev/%I'],
   ] as const) {
     const text = await readFile(join(UNITS, file), 'utf8');
-    assert.deepEqual(values(text, 'Unit', 'ConditionKernelCommandLine'), ['|!shoal.auto', '|shoal.auto=0'], file);
     for (const key of ['Conflicts', 'OnFailure', 'OnSuccess']) assert.deepEqual(values(text, 'Unit', key), [getty], `${file} ${key}`);
     assert.deepEqual(values(text, 'Service', 'ExecStart'), [WRAPPER], `${file}: no arguments opens the console UI`);
     assert.deepEqual(values(text, 'Service', 'TTYPath'), [tty]);
@@ -111,6 +136,8 @@ test('console units take over their terminal from getty, give it back on exit, a
       assert.deepEqual(values(text, 'Service', key!), [v], `${file} ${key}`);
     }
   }
+  const serial = await readFile(join(UNITS, 'shoal-install-serial@.service'), 'utf8');
+  assert.deepEqual(values(serial, 'Unit', 'ConditionKernelCommandLine'), ['|!shoal.auto', '|shoal.auto=0']);
   const tty1 = await readFile(join(UNITS, 'shoal-install-console.service'), 'utf8');
   assert.deepEqual(values(tty1, 'Service', 'TTYVTDisallocate'), ['yes']);
 });
@@ -121,9 +148,9 @@ test('the units, the wrapper and the Containerfile agree on where the installer 
   const containerfile = await readFile(join(REPO, 'Containerfile'), 'utf8');
   assert.match(containerfile, new RegExp(`^COPY --from=bundle /src/dist/shoal-install\\.mjs ${BUNDLE}$`, 'm'));
   assert.match(containerfile, new RegExp(`^COPY scripts/shoal-install\\.sh ${WRAPPER}$`, 'm'));
-  const copied = /^COPY (units\/.*) \/usr\/lib\/systemd\/system\/$/m.exec(containerfile)?.[1]?.split(' ') ?? [];
-  assert.deepEqual(copied.map((p) => p.replace('units/', '')).sort(), await unitFiles(), 'every unit is installed');
-  assert.match(containerfile, /systemctl enable shoal-install-auto\.service shoal-install-console\.service shoal-install-watch\.service;/);
+  assert.match(containerfile, /^COPY units\/\*\.service \/usr\/lib\/systemd\/system\/$/m, 'every unit is installed');
+  assert.match(containerfile, /^COPY units\/enabled \/usr\/local\/lib\/shoal-install\/units\.enabled$/m);
+  assert.match(containerfile, /xargs --no-run-if-empty systemctl enable < \/usr\/local\/lib\/shoal-install\/units\.enabled;/);
   const patchesAt = containerfile.indexOf('COPY patches/ ./patches/');
   assert.ok(patchesAt >= 0 && patchesAt < containerfile.indexOf('RUN npm ci'), "the dependency patches are in place for npm ci's postinstall");
   assert.match(containerfile, /^FROM \$\{BASE_IMAGE\}$/m);
