@@ -12,7 +12,7 @@ import type { EventSink, InstallEvent, InstallResult } from './events.ts';
 import { run } from './exec.ts';
 import { machineFacts, type MachineFacts } from './machine.ts';
 import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './outputs/json-log.ts';
-import { resolvePayload } from './payload.ts';
+import { resolveSecretText } from './payload.ts';
 import { makePlan, PlanRefused, type Plan, type PlanOptions, type StepName } from './plan.ts';
 import { renderPlan } from './plan-text.ts';
 import { lockDisk, type DiskLock } from './disk-lock.ts';
@@ -297,7 +297,7 @@ export class ConsoleSession {
     this.recipePlainHttp = reg?.plain_http ?? [];
     this.caFile = reg?.ca_file;
     if (reg?.username && reg.password !== undefined) {
-      const password = (await resolvePayload(reg.password, 'registry.password').catch(() => Buffer.from(''))).toString('utf8').trim();
+      const password = await resolveSecretText(reg.password, 'registry.password').catch(() => '');
       this.setCredentials({ username: reg.username, password });
       this.credentialsFromRecipe = true;
     }

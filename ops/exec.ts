@@ -37,8 +37,32 @@ export function shellQuote(arg: string): string {
   return arg !== '' && SAFE.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * A secret this long is replaced wherever it appears. A shorter one is replaced only where it stands alone, not
+ * inside a longer word, file name or path: a 4-character password `ext4` hidden inside `mkfs.ext4` would garble the
+ * output AND give the password away (`mkfs.***`), while an occurrence standing alone (an argument, a value after
+ * `=` or `:`, a quoted word, a line of stderr) is the secret itself and is hidden like any other.
+ */
+const REDACT_ANYWHERE_FROM = 8;
+/** What continues a word, a file name or a path, so that a short secret next to it is part of something else. */
+const WORDLIKE = /[\p{L}\p{N}._/+-]/u;
+
+function redactStandalone(text: string, secret: string): string {
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + 1)) {
+    const end = at + secret.length;
+    if (at < from || WORDLIKE.test(text[at - 1] ?? '') || WORDLIKE.test(text[end] ?? '')) continue;
+    out += `${text.slice(from, at)}***`;
+    from = end;
+  }
+  return out + text.slice(from);
+}
+
 export function redactText(text: string, secrets: readonly string[] = []): string {
-  return secrets.filter((s) => s.length > 0).reduce((t, s) => t.split(s).join('***'), text);
+  // Longest first, so that a secret containing a shorter one is hidden whole.
+  const ordered = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  return ordered.reduce((t, s) => (s.length >= REDACT_ANYWHERE_FROM ? t.split(s).join('***') : redactStandalone(t, s)), text);
 }
 
 export function commandLine(argv: readonly string[], secrets: readonly string[] = []): string {

@@ -16,7 +16,7 @@ const resolvedByPlan = new WeakMap<object, ImageArtifact>();
 const clients = new WeakMap<object, Map<string, RegistryClient>>();
 
 /** The recipe's `registry` patience fields (kernel arguments already folded in) as client options; unset ones keep the defaults. */
-export function patienceOf(reg: RegistryOptions | undefined): Pick<RegistryClientOptions, 'retry' | 'lowSpeed'> {
+export function patienceOf(reg: Omit<RegistryOptions, 'password'> | undefined): Pick<RegistryClientOptions, 'retry' | 'lowSpeed'> {
   return {
     retry: JSON.parse(JSON.stringify({ attempts: reg?.retries, busyPatienceMs: reg?.busy_patience === undefined ? undefined : reg.busy_patience * 1000 })),
     lowSpeed: {

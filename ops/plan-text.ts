@@ -4,6 +4,7 @@ import type { Plan, StepName } from './plan.ts';
 import { formatBytes } from './sizes.ts';
 import { STEPS } from './steps.ts';
 import { LOOP_PLACEHOLDER, partitionDevice } from './disks.ts';
+import { secretLines } from './public-recipe.ts';
 
 function diskLine(plan: Plan): string {
   const d = plan.disk;
@@ -52,6 +53,8 @@ export function renderPlan(plan: Plan): string {
   out.push(`Target disk: ${diskLine(plan)}`);
   out.push('', 'WILL BE DESTROYED:', ...destroyed(plan).map((l) => `  ${l}`));
   out.push('', `New GPT (disk GUID ${plan.diskGuid}):`, ...partitionTable(plan));
+  const secrets = secretLines(plan.recipe);
+  if (secrets.length) out.push('', 'Secrets (their content is never shown):', ...secrets.map((l) => `  ${l}`));
   for (const s of describeSteps(plan)) {
     out.push('', `${s.step}: ${s.title}`, ...s.lines.map((l) => `  $ ${l}`));
   }

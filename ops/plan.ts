@@ -5,6 +5,7 @@ import { parseReference, type ImageReference } from './oci/reference.ts';
 import { isConfigDrive, isWindows, type Format, type PartitionSpec, type Recipe } from './recipe.ts';
 import { MiB, alignDown, formatBytes, parseSize, sizeProblem } from './sizes.ts';
 import type { MachineFacts } from './machine.ts';
+import { publicRecipe, readingWarnings, type PublicRecipe, type ResolvedPayloads } from './public-recipe.ts';
 
 export const LINUX_STEPS = ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service'] as const;
 export const WINDOWS_STEPS = ['partition.service', 'image-windows.service', 'bootloader-windows.service'] as const;
@@ -34,7 +35,8 @@ export interface PlannedPartition {
 }
 
 export interface Plan {
-  recipe: Recipe;
+  /** The recipe without its secrets (ops/public-recipe.ts): the plan is shown and logged whole. */
+  recipe: PublicRecipe;
   os: 'linux' | 'windows';
   disk: DiskFacts;
   machine: MachineFacts;
@@ -198,6 +200,8 @@ function checkWindowsLayout(parts: PlannedPartition[], problems: string[]) {
 export interface PlanOptions {
   /** Leave out this step and every one after it (e.g. where this kernel cannot run the bootloader step). */
   stopBefore?: StepName;
+  /** The secret documents' bytes, already read, so the plan can state their sizes and digests. */
+  payloads?: ResolvedPayloads;
 }
 
 function chooseSteps(recipe: Recipe, opts: PlanOptions, problems: string[]): { steps: StepName[]; skipped: StepName[] } {
@@ -240,8 +244,10 @@ export function makePlan(recipe: Recipe, disk: DiskFacts, machine: MachineFacts,
   if (!machine.uefi) warnings.push('this machine did not boot in UEFI mode: no firmware boot entry can be written; the disk boots through the removable-media path');
   for (const s of skipped) warnings.push(`${s} will not run (--stop-before): the disk will not be bootable`);
   if (problems.length) throw new PlanRefused(problems);
+  const shown = publicRecipe(recipe, opts.payloads);
+  warnings.push(...readingWarnings(shown));
   return {
-    recipe,
+    recipe: shown,
     os: isWindows(recipe) ? 'windows' : 'linux',
     disk,
     machine,

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { InputError, readRegularFile } from './bounded-input.ts';
 import { lockDisk, type DiskLock } from './disk-lock.ts';
 import { DiskError, inspectDisk } from './disks.ts';
 import { machineFacts, type MachineFacts } from './machine.ts';
-import { resolvePayload, secretTexts } from './payload.ts';
+import { resolvePayload, resolveSecretText, secretTexts } from './payload.ts';
 import { makePlan, type Plan, type PlanOptions } from './plan.ts';
-import { parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
+import { parseRecipeText, RecipeError, type Payload, type Recipe } from './recipe.ts';
 import type { InstallInputs } from './runner.ts';
 import { clearStaleInstall } from './stale-install.ts';
 
@@ -32,27 +32,23 @@ export interface PrepareOptions extends PlanOptions {
 }
 
 export async function loadRecipeFile(path: string): Promise<Recipe> {
-  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new RecipeError([`cannot read ${path}: ${e.code ?? e.message}`]);
+  const bytes = await readRegularFile(path, 'the recipe').catch((e: Error) => {
+    throw e instanceof InputError ? new RecipeError([e.message]) : e;
   });
-  return parseRecipeText(text, path);
+  return parseRecipeText(bytes.toString('utf8'), path);
 }
 
-const PAYLOAD_TIMEOUT_MS = 60_000;
-
-async function resolveInputs(recipe: Recipe, plainHttp: string[] | undefined, signal: AbortSignal | undefined): Promise<InstallInputs> {
-  const get = async (p: Recipe['user_data'], what: string) => {
-    if (p === undefined) return undefined;
-    const stop = signal ? AbortSignal.any([signal, AbortSignal.timeout(PAYLOAD_TIMEOUT_MS)]) : undefined;
-    return resolvePayload(p, what, stop).catch((e: Error) => {
-      throw new RecipeError([e.message]);
-    });
+async function resolveInputs(recipe: Recipe, plainHttp: string[] | undefined, signal?: AbortSignal): Promise<InstallInputs> {
+  const bad = (e: Error) => {
+    throw new RecipeError([e.message]);
   };
-  const password = await get(recipe.registry?.password, 'registry.password');
+  const get = async (p: Payload | undefined, what: string) => (p === undefined ? undefined : resolvePayload(p, what, signal).catch(bad));
+  const password = recipe.registry?.password;
   return {
     userData: await get(recipe.user_data, 'user_data'),
     unattendXml: await get(recipe.unattend_xml, 'unattend_xml'),
-    registryPassword: password?.toString('utf8').trim(),
+    // A password is taken literally: never decoded, whatever it looks like.
+    registryPassword: password === undefined ? undefined : await resolveSecretText(password, 'registry.password', signal).catch(bad),
     plainHttp: [...(recipe.registry?.plain_http ?? []), ...(plainHttp ?? [])],
   };
 }
@@ -75,7 +71,8 @@ export async function prepareInstall(recipe: Recipe, opts: PrepareOptions = {}):
   const held = opts.lock ? await holdDisk(effective.target_disk) : undefined;
   try {
     const disk = await inspectDisk(effective.target_disk);
-    const plan = makePlan(effective, disk, opts.machine ?? (await machineFacts()), opts);
+    const payloads = { user_data: inputs.userData, unattend_xml: inputs.unattendXml };
+    const plan = makePlan(effective, disk, opts.machine ?? (await machineFacts()), { ...opts, payloads });
     if (held && !held.lock) throw new DiskError(`${disk.path} could not be locked for the install`);
     plan.warnings.unshift(...(held?.notes ?? []));
     return { plan, inputs, secrets: secretTexts([inputs.userData, inputs.unattendXml, inputs.registryPassword]), lock: held?.lock };

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import pkg from '../package.json' with { type: 'json' };
+import { redactText } from './exec.ts';
 import { DEFAULT_RETRY, Patience, busyAnswer, busyLine, pause, type Busy } from './retry.ts';
 
 export const DISPATCHER_VERSION: string = pkg.version;
@@ -46,6 +47,8 @@ export interface PostOptions {
   timeoutMs?: number;
   log?: (message: string, level: 'info' | 'warn' | 'error') => void;
   signal?: AbortSignal;
+  /** Secrets the controller's answers may echo (a 403 body quoting the request): hidden in every line and reason. The webhook secret always is. */
+  redact?: readonly string[];
 }
 
 export type PostOutcome =
@@ -86,7 +89,7 @@ type Attempt =
   | { kind: 'busy'; reason: string; busy: Busy }
   | { kind: 'permanent'; reason: string };
 
-async function attempt(url: string, body: string, target: WebhookTarget, timeoutMs: number, signal?: AbortSignal): Promise<Attempt> {
+async function attempt(url: string, body: string, target: WebhookTarget, timeoutMs: number, secrets: readonly string[], signal?: AbortSignal): Promise<Attempt> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': `shoal-install/${DISPATCHER_VERSION}` };
   if (target.secret) headers['x-webhook-secret'] = target.secret;
@@ -103,7 +106,8 @@ async function attempt(url: string, body: string, target: WebhookTarget, timeout
     const why = timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
     return { kind: 'retry', reason: `network error: ${why}` };
   }
-  const said = text.trim().slice(0, 200).replace(/\s+/g, ' ');
+  // Hidden before it is cut short, so that no part of a secret survives the cut.
+  const said = redactText(text, secrets).trim().slice(0, 200).replace(/\s+/g, ' ');
   if (busy) return { kind: 'busy', busy, reason: `HTTP ${status}${said ? ` ${said}` : ''}` };
   if (status >= 500) return { kind: 'retry', reason: `HTTP ${status}${said ? ` ${said}` : ''}` };
   if (status >= 300 && status < 400) return { kind: 'permanent', reason: `HTTP ${status} (a redirect: give the controller's final URL in shoal.webhook=)` };
@@ -130,6 +134,7 @@ export async function postStatus(target: WebhookTarget, report: StatusReport, op
   const url = statusUrl(target.url, target.serial);
   const shown = shownUrl(url);
   const body = JSON.stringify(report);
+  const secrets = [...(target.secret ? [target.secret] : []), ...(opts.redact ?? [])];
   const patience = new Patience({
     ...WEBHOOK_BUSY_BACKOFF,
     attempts: delays.length + 1,
@@ -139,7 +144,7 @@ export async function postStatus(target: WebhookTarget, report: StatusReport, op
   if (!target.secret) log(`webhook: no webhook secret (webhook_secret on the task ISO): the controller may refuse the report`, 'warn');
   let failures = 0;
   for (let n = 1; ; n++) {
-    const r = await attempt(url, body, target, timeoutMs, opts.signal);
+    const r = await attempt(url, body, target, timeoutMs, secrets, opts.signal);
     if (r.kind === 'ok') {
       log(`webhook: reported ${report.status}${report.failed_step ? ` (${report.failed_step})` : ''} to ${shown}${r.idempotent ? ' (already recorded)' : ''}`, 'info');
       return { delivered: true, attempts: n, idempotent: r.idempotent };

@@ -76,9 +76,13 @@ export interface RunOptions {
   disk?: Pick<DiskLock, 'checkIntact'>;
 }
 
-function scrub(e: InstallEvent, secrets: readonly string[]): InstallEvent {
-  if (!secrets.length) return e;
-  return JSON.parse(redactText(JSON.stringify(e), secrets.map((s) => JSON.stringify(s).slice(1, -1))));
+/** Every string in the event through redactText: on the strings themselves, where a line break is a line break. */
+function scrub<T>(value: T, secrets: readonly string[]): T {
+  if (!secrets.length) return value;
+  if (typeof value === 'string') return redactText(value, secrets) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => scrub(v, secrets)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets)])) as T;
+  return value;
 }
 
 function partitionsOf(plan: Plan, state: InstallState): InstallResult['partitions'] {
@@ -106,7 +110,7 @@ async function unwind(cleanups: { label: string; undo: () => Promise<unknown> }[
  * Resume where a retry may, then check every step first (nothing written), then run them in order; always release what was set up; report one result.
  */
 export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResult> {
-  const secrets = (opts.secrets ?? []).filter((s) => s.length >= 4);
+  const secrets = opts.secrets ?? [];
   const emit: EventSink = (e) => opts.onEvent(scrub(e, secrets));
   const signal = opts.signal ?? new AbortController().signal;
   const state: InstallState = { partitionDevices: {}, fsUuids: {} };

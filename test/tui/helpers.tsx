@@ -9,7 +9,7 @@ import { render } from 'ink-testing-library';
 import { ConsoleSession, RegistryAuthRequired, type ConsoleDeps, type ImageInfo, type MachineInfo, type RegistryBrowser, type RegistryCredentials } from '../../ops/console-session.ts';
 import type { DiskFacts } from '../../ops/disks.ts';
 import type { MachineFacts } from '../../ops/machine.ts';
-import { resolvePayload, secretTexts } from '../../ops/payload.ts';
+import { resolvePayload, resolveSecretText, secretTexts } from '../../ops/payload.ts';
 import { makePlan, type StepName } from '../../ops/plan.ts';
 import type { Prepared } from '../../ops/prepare.ts';
 import { parseRecipe, type Recipe } from '../../ops/recipe.ts';
@@ -210,8 +210,8 @@ export function fixturePrepare(disks: () => DiskFacts[]) {
     const disk = disks().find((d) => d.path === recipe.target_disk);
     if (!disk) throw new Error(`${recipe.target_disk} does not exist`);
     const userData = recipe.user_data === undefined ? undefined : await resolvePayload(recipe.user_data, 'user_data');
-    const password = recipe.registry?.password === undefined ? undefined : (await resolvePayload(recipe.registry.password, 'registry.password')).toString().trim();
-    const plan = makePlan(recipe, disk, opts.machine ?? MACHINE, opts);
+    const password = recipe.registry?.password === undefined ? undefined : await resolveSecretText(recipe.registry.password, 'registry.password');
+    const plan = makePlan(recipe, disk, opts.machine ?? MACHINE, { ...opts, payloads: { user_data: userData } });
     return { plan, inputs: { userData, registryPassword: password }, secrets: secretTexts([userData, password]) };
   };
 }
