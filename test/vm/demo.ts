@@ -1,8 +1,8 @@
 /**
- * `npm run demo`: watch shoal-install do an unattended install in a VM and the installed disk boot, end to end,
- * with the same machinery as test/vm/install-boot.test.ts. Needs root and the packages of .ci/run (qemu, ovmf,
- * debootstrap, docker-registry, skopeo, xorriso). The first run builds the caches (several minutes); later runs
- * start within seconds.
+ * `npm run demo`: watch a Shoal job run on the maintenance ISO in a VM, and the installed disk boot, end to end,
+ * with the same machinery as test/vm/install-boot.test.ts. Needs root and the packages of scripts/setup-host.sh.
+ * The first run builds the caches (the OS image and the ISO's base: several minutes); later runs start within
+ * seconds, or a minute when the installer changed (the ISO's installer layer).
  *
  *   npm run demo              KVM when it really works here, else TCG (software emulation, slower)
  *   npm run demo -- --tcg     always TCG
@@ -11,31 +11,29 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { missingPrerequisite } from '../helpers/env.ts';
 import { cacheRoot } from './lib/cache.ts';
+import { buildFixtureRootfs } from './lib/fixture-os.ts';
+import { maintenanceIso } from './lib/iso.ts';
 import { freshOvmfVars, kvmWorks, OVMF_CODE, QEMU, runVm, type VmOptions } from './lib/qemu.ts';
 import {
-  autoKernelArgs,
   blankDisk,
-  buildBundle,
-  buildCaches,
-  copyOutOfImage,
   FIRSTBOOT_MARKER,
-  GUEST_BUNDLE,
-  installVmOptions,
+  jobConf,
   linuxRecipe,
-  makeInstallerDisk,
+  maintenanceVmOptions,
   makeJobIso,
   newWebhookSecret,
   Phases,
   startServices,
   targetBootVmOptions,
+  vmSkipReason,
   type Services,
 } from './lib/scenario.ts';
+import { sh } from './lib/sh.ts';
 
 const { values } = parseArgs({ options: { tcg: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
 if (values.help) {
-  process.stdout.write('npm run demo [-- --tcg]\n  Installs Debian onto a virtual disk in a VM with shoal-install auto mode, then boots it.\n');
+  process.stdout.write('npm run demo [-- --tcg]\n  Boots the maintenance ISO in a VM with a Shoal job (task ISO): auto mode installs Debian onto a virtual disk, then the disk boots.\n');
   process.exit(0);
 }
 
@@ -46,29 +44,33 @@ const say = (s = '') => process.stdout.write(`${s}\n`);
 const stage = (n: number, title: string) => say(`\n${bold(`=== ${n}. ${title}`)}`);
 const SERIAL = 'DEMO-0001';
 
+/** The ISO's kernel, for the KVM probe. */
+async function isoKernel(iso: string, dir: string): Promise<string> {
+  const out = join(dir, 'vmlinuz');
+  await sh(['xorriso', '-osirrox', 'on', '-indev', iso, '-extract', '/live/vmlinuz', out]);
+  return out;
+}
+
 async function main(): Promise<number> {
-  const why = missingPrerequisite([QEMU, 'debootstrap', 'xorriso', 'mkfs.ext4', 'debugfs', 'zstd', 'docker-registry', 'skopeo']);
+  const why = vmSkipReason();
   if (why) {
     say(`The demo cannot run here: ${why}.`);
     return 2;
   }
   const phases = new Phases();
   const work = await mkdtemp(join(tmpdir(), 'shoal-demo-'));
-  say(bold('shoal-install demo: an unattended install in a VM, then the installed disk boots'));
+  say(bold('shoal-install demo: a Shoal job on the maintenance ISO in a VM, then the installed disk boots'));
   say(`Everything this run makes stays in ${work}; the slow-to-build parts are cached in ${cacheRoot()}.`);
 
-  stage(1, 'Caches: the OS image to install, and the maintenance OS root');
-  say('Built once with debootstrap (minutes), then reused: a Debian rootfs tarball (the "OS image") and a Debian');
-  say('root for the maintenance VM, which stands in for the Shoal maintenance ISO the installer ships on.');
-  const { fixture, maintBase } = await phases.run('caches', buildCaches);
-  say(`  OS image:          ${fixture}`);
-  say(`  maintenance root:  ${maintBase}`);
+  stage(1, 'The OS image to install, and the maintenance ISO');
+  say('Built once (minutes), then reused: a Debian rootfs tarball (the "OS image", debootstrap), and the maintenance');
+  say('ISO a server\'s BMC boots (scripts/build_maintenance_os.sh: Debian live system, Node, the installer and its units).');
+  const fixture = await phases.run('OS image', buildFixtureRootfs);
+  const iso = await phases.run('maintenance ISO', () => maintenanceIso());
+  say(`  OS image:         ${fixture}`);
+  say(`  maintenance ISO:  ${iso}`);
 
-  stage(2, 'The installer bundle');
-  const bundle = await phases.run('bundle', buildBundle);
-  say(`  ${bundle} -> ${GUEST_BUNDLE} in the VM, started by shoal-install-auto.service`);
-
-  stage(3, 'A real OCI registry and a stand-in for the Shoal controller, on this machine');
+  stage(2, 'A real OCI registry and a stand-in for the Shoal controller, on this machine');
   let services: Services | undefined;
   try {
     services = await phases.run('registry', () => startServices(fixture));
@@ -77,32 +79,32 @@ async function main(): Promise<number> {
     say(`  image      ${svc.imageRef()}  (as the VM sees it: the host is 10.0.2.2 on qemu's user network)`);
     say(`  webhook    ${svc.receiver.url}  (the controller's status webhook)`);
 
-    stage(4, 'The job: maintenance disk, task ISO with recipe.json, blank target disk');
-    const disk = await phases.run('maintenance disk', () => makeInstallerDisk(maintBase, bundle, join(work, 'maint.img')));
+    stage(3, 'The job: task ISO with recipe.json, webhook_secret and shoal.conf; a blank target disk');
     const recipe = linuxRecipe(svc.imageRef());
     const secret = newWebhookSecret();
-    const iso = await makeJobIso(recipe, secret, join(work, 'task.iso'));
+    const conf = jobConf(svc.receiver.guestUrl, svc.registryGuestHost, { poweroff: true });
+    const task = await makeJobIso(recipe, secret, conf, join(work, 'task.iso'));
     const target = await blankDisk(join(work, 'target.img'));
     const vars = await freshOvmfVars(work, 'OVMF_VARS.fd');
-    const kernelArgs = autoKernelArgs(svc.receiver.guestUrl, svc.registryGuestHost);
-    say(`  maintenance disk  ${disk.image}  (the VM's /dev/vda)`);
-    say(`  target disk       ${target}  (4 GiB, empty: the VM's /dev/vdb)`);
-    say(`  task ISO          ${iso}  (recipe.json + webhook_secret: the VM's /dev/sr0)`);
-    say(`  UEFI variables    ${vars}  (OVMF's NVRAM; the install adds a boot entry to it)`);
-    say(`  kernel arguments  ${kernelArgs}`);
+    say(`  maintenance ISO  ${iso}  (the first virtual CD, /dev/sr0: the firmware boots it)`);
+    say(`  task ISO         ${task}  (the second virtual CD, /dev/sr1)`);
+    say(`  target disk      ${target}  (4 GiB, empty: the VM's /dev/vda)`);
+    say(`  UEFI variables   ${vars}  (OVMF's NVRAM; the install adds a boot entry to it)`);
+    say('  kernel arguments none: the ISO\'s GRUB boots its default entry, which finds the task ISO and runs auto mode');
+    say(dim(conf.trimEnd().split('\n').map((l) => `    shoal.conf: ${l}`).join('\n')));
     say(dim(JSON.stringify(recipe, null, 2).split('\n').map((l) => `    ${l}`).join('\n')));
 
-    const kvm = values.tcg ? { ok: false, why: '--tcg' } : await kvmWorks(disk.kernel);
+    const kvm = values.tcg ? { ok: false, why: '--tcg' } : await kvmWorks(await isoKernel(iso, work));
     const accel = kvm.ok ? 'kvm' : 'tcg';
-    say(`  accelerator       ${accel} (${kvm.why}${kvm.ok ? '' : ': software emulation, a few minutes per boot'})`);
+    say(`  accelerator      ${accel} (${kvm.why}${kvm.ok ? '' : ': software emulation, a few minutes per boot'})`);
 
     const stream = (name: string) => (line: string) => say(`${dim(`${name.padEnd(9)}|`)} ${line}`);
     const vm = (o: VmOptions): VmOptions => ({ ...o, accel, onLine: stream(o.name) });
 
-    stage(5, 'Boot the maintenance VM: auto mode installs, reports, powers off (serial console below)');
+    stage(4, 'Power on: the maintenance ISO boots, auto mode installs, reports, powers off (serial console below)');
     say(dim(`  serial log: ${join(work, 'serial-install.log')}`));
     const install = await phases.run('install VM', () =>
-      runVm(vm(installVmOptions({ name: 'install', disk, target, iso, ovmfVars: vars, kernelArgs, serial: SERIAL, serialLog: join(work, 'serial-install.log'), timeoutMs: 30 * 60_000 }))),
+      runVm(vm(maintenanceVmOptions({ name: 'install', iso, task, target, ovmfVars: vars, serial: SERIAL, serialLog: join(work, 'serial-install.log'), timeoutMs: 30 * 60_000 }))),
     );
     const report = svc.receiver.requests.find((r) => r.path.endsWith(`/${SERIAL}`));
     say();
@@ -113,28 +115,26 @@ async function main(): Promise<number> {
     } else {
       say('No webhook report arrived.');
     }
-    const logs = await copyOutOfImage(disk.image, '/var/log/shoal-install', join(work, 'installer-logs'));
-    if (logs) for (const f of await readdir(logs)) say(`  installer's JSON-lines log (copied out of the VM): ${join(logs, f)}`);
     const ok = install.poweredOff && /reboot: Power down/.test(install.serial) && (report?.body as { status?: string } | undefined)?.status === 'success';
     if (!ok) {
       say(`\nThe install did not finish as expected (powered off: ${install.poweredOff}, timed out: ${install.timedOut}). Serial log: ${join(work, 'serial-install.log')}`);
       return 1;
     }
 
-    stage(6, 'Boot the installed disk alone: OVMF -> GRUB -> Debian -> cloud-init runs the recipe\'s user-data');
+    stage(5, 'Boot the installed disk alone: OVMF -> GRUB -> Debian -> cloud-init runs the recipe\'s user-data');
     say(dim('  the same UEFI variables, so the firmware takes the "debian" entry the install wrote'));
     const first = await phases.run('first boot', () =>
       runVm(vm(targetBootVmOptions({ name: 'firstboot', target, ovmfVars: vars, serialLog: join(work, 'serial-firstboot.log'), timeoutMs: 20 * 60_000, serial: SERIAL }))),
     );
     const booted = first.serial.includes(FIRSTBOOT_MARKER);
 
-    stage(7, booted ? 'Done: the installed system booted and cloud-init applied the user-data' : 'The installed disk did not show the first-boot marker');
+    stage(6, booted ? 'Done: the installed system booted and cloud-init applied the user-data' : 'The installed disk did not show the first-boot marker');
     say(booted ? `  seen on its serial console: ${bold(FIRSTBOOT_MARKER)}` : `  look at ${join(work, 'serial-firstboot.log')}`);
     say(`\nDurations:\n${phases.table().split('\n').map((l) => `  ${l}`).join('\n')}`);
     say(`\nFiles (delete with: rm -rf ${work}):`);
     for (const f of (await readdir(work)).sort()) say(`  ${join(work, f)}`);
     say('\nBoot the installed disk again yourself (Ctrl+A X quits qemu; root is locked, the login prompt shows the host name):');
-    say(`  ${QEMU} -machine q35 -accel ${accel} -cpu ${accel === 'kvm' ? 'host' : 'max'} -m 1536 -smp 2 \\`);
+    say(`  ${QEMU} -machine q35 -accel ${accel} -cpu ${accel === 'kvm' ? 'host' : 'Nehalem'} -m 1536 -smp 2 \\`);
     say(`    -drive if=pflash,format=raw,readonly=on,file=${OVMF_CODE} -drive if=pflash,format=raw,file=${vars} \\`);
     say(`    -drive if=virtio,format=raw,file=${target} -nic user,model=virtio-net-pci -nographic`);
     return booted ? 0 : 1;

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { progress } from './log.ts';
@@ -25,26 +26,39 @@ export interface VmDisk {
   path: string;
   format: 'raw';
   readonly?: boolean;
+  /** virtio (default): /dev/vda, /dev/vdb, ... in this order; usb: a USB stick (usb-storage on qemu-xhci), /dev/sdX. */
+  bus?: 'virtio' | 'usb';
+  /** The firmware tries this one first (bootindex=0). */
+  boot?: boolean;
+}
+
+/** A CD as a BMC's virtual media shows one: a SCSI CD on virtio-scsi (an IDE -cdrom was not seen by the guest under OVMF). */
+export interface VmCd {
+  path: string;
+  /** The firmware boots from this one (bootindex=0). */
+  boot?: boolean;
 }
 
 export interface VmOptions {
   /** Prefix of the streamed serial lines. */
   name: string;
-  /** Direct kernel boot; OVMF still runs, so the guest is in UEFI mode (efivars, efibootmgr work). */
-  kernel?: string;
-  initrd?: string;
-  append?: string;
-  /** virtio-blk in this order: /dev/vda, /dev/vdb, ... */
+  /** uefi (default): OVMF, with `ovmfVars`; bios: SeaBIOS, qemu's own firmware. */
+  firmware?: 'uefi' | 'bios';
+  /** Writable VARS pflash (see freshOvmfVars); required under UEFI. */
+  ovmfVars?: string;
   disks: VmDisk[];
-  /** Attached as a SCSI CD on virtio-scsi (the guest's /dev/sr0); an IDE -cdrom was not seen by the guest under OVMF. */
-  taskIso?: string;
-  /** Writable VARS pflash (see freshOvmfVars). */
-  ovmfVars: string;
+  /** SCSI CDs in this order: the guest's /dev/sr0, /dev/sr1, ... */
+  cds?: VmCd[];
   memoryMiB?: number;
   cpus?: number;
   timeoutMs: number;
   /** The raw serial output goes here as it arrives. */
   serialLog: string;
+  /**
+   * The serial line (ttyS0) also as a unix socket here, for a terminal to attach to (lib/serial-line.ts): what the
+   * guest wrote before it connected is replayed to it, and what it types reaches the guest.
+   */
+  serialSocket?: string;
   /** qemu user networking, virtio-net; the host's loopback is 10.0.2.2 to the guest. Default true. */
   net?: boolean;
   /** Checked on every serial chunk; sets `matched` once it returns true. */
@@ -85,7 +99,7 @@ export interface Vm {
   done: Promise<VmResult>;
   /** One human monitor command; resolves with its output. */
   monitor(command: string): Promise<string>;
-  /** The VGA screen as PPM: where the guest writes when it has no serial console. */
+  /** The VGA screen as PNG: tty1, where the guest writes when it has no serial console. */
   screendump(path: string): Promise<void>;
   /** SIGTERM, then SIGKILL after 5 s. */
   stop(): void;
@@ -93,11 +107,11 @@ export interface Vm {
 
 const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>c78]/g;
 
-export function cleanSerial(text: string): string {
+function cleanSerial(text: string): string {
   return text.replace(ANSI, '').replace(/\r/g, '');
 }
 
-export function serialTail(serial: string, n = 80): string {
+function serialTail(serial: string, n = 80): string {
   return serial.trimEnd().split('\n').slice(-n).join('\n');
 }
 
@@ -115,25 +129,28 @@ function qemuArgs(o: VmOptions, monitorSocket: string): string[] {
     '-name', o.name,
     '-machine', 'q35', '-accel', o.accel ?? 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : TCG_CPU,
     '-m', String(o.memoryMiB ?? 1536), '-smp', String(o.cpus ?? 2),
-    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-    '-drive', `if=pflash,format=raw,unit=1,file=${optPath(o.ovmfVars)}`,
-    // No window; serial on stdout so it can be streamed; the monitor on a socket for screendumps.
+    // No window; serial on stdio so it can be streamed; the monitor on a socket for screendumps.
     '-display', 'none', '-serial', 'stdio', '-monitor', `unix:${monitorSocket},server,nowait`,
     // A guest reboot ends the run like a power-off: the caller then looks at the disks.
     '-no-reboot',
   ];
-  if (o.kernel) args.push('-kernel', o.kernel);
-  if (o.initrd) args.push('-initrd', o.initrd);
-  if (o.append) args.push('-append', o.append);
+  if ((o.firmware ?? 'uefi') === 'uefi') {
+    if (!o.ovmfVars) throw new Error(`${o.name}: a UEFI VM needs ovmfVars (freshOvmfVars)`);
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`);
+    args.push('-drive', `if=pflash,format=raw,unit=1,file=${optPath(o.ovmfVars)}`);
+  }
+  const bootindex = (boot?: boolean) => (boot ? ',bootindex=0' : '');
+  if (o.disks.some((d) => d.bus === 'usb')) args.push('-device', 'qemu-xhci,id=xhci');
   o.disks.forEach((d, i) => {
     // cache=unsafe makes the guest's flushes no-ops, which a TCG run needs for speed; the data still reaches the file before qemu exits.
     args.push('-drive', `if=none,id=disk${i},file=${optPath(d.path)},format=${d.format},cache=unsafe${d.readonly ? ',readonly=on' : ''}`);
-    args.push('-device', `virtio-blk-pci,drive=disk${i}`);
+    args.push('-device', d.bus === 'usb' ? `usb-storage,bus=xhci.0,drive=disk${i}${bootindex(d.boot)}` : `virtio-blk-pci,drive=disk${i}${bootindex(d.boot)}`);
   });
-  if (o.taskIso) {
-    args.push('-drive', `if=none,id=task,media=cdrom,readonly=on,format=raw,file=${optPath(o.taskIso)}`);
-    args.push('-device', 'virtio-scsi-pci,id=scsi0', '-device', 'scsi-cd,drive=task,bus=scsi0.0');
-  }
+  if (o.cds?.length) args.push('-device', 'virtio-scsi-pci,id=scsi0');
+  o.cds?.forEach((cd, i) => {
+    args.push('-drive', `if=none,id=cd${i},media=cdrom,readonly=on,format=raw,file=${optPath(cd.path)}`);
+    args.push('-device', `scsi-cd,drive=cd${i},bus=scsi0.0,scsi-id=${i}${bootindex(cd.boot)}`);
+  });
   // Without -nic none, qemu adds an e1000 of its own.
   args.push('-nic', o.net === false ? 'none' : 'user,model=virtio-net-pci');
   return [...args, ...(o.extraArgs ?? [])];
@@ -173,7 +190,38 @@ function monitorCommand(socket: string, command: string, timeoutMs = 15_000): Pr
   });
 }
 
-/** Boots a VM under TCG with OVMF; see VmOptions. The run ends when qemu exits or at the timeout (screen saved beside the serial log). */
+/**
+ * The serial line on a unix socket, for one terminal at a time: everything the guest wrote so far is replayed to
+ * a terminal when it connects (GRUB may have drawn its menu before), then it sees what the guest writes and types
+ * into `toGuest` (qemu's stdin, which `-serial stdio` reads).
+ */
+function serialRelay(path: string, toGuest: Writable): { write(chunk: string): void; close(): void } {
+  let written = '';
+  let terminal: Socket | undefined;
+  const server = createServer((conn) => {
+    terminal?.destroy();
+    terminal = conn;
+    conn.write(written);
+    conn.on('data', (keys) => toGuest.write(keys));
+    conn.on('error', () => conn.destroy());
+  });
+  server.on('error', (e) => progress(`serial socket ${path}: ${e.message}`));
+  server.listen(path);
+  // A guest that has exited no longer reads its stdin.
+  toGuest.on('error', () => undefined);
+  return {
+    write(chunk) {
+      written += chunk;
+      terminal?.write(chunk);
+    },
+    close() {
+      terminal?.end();
+      server.close();
+    },
+  };
+}
+
+/** Boots a VM under TCG (OVMF or SeaBIOS); see VmOptions. The run ends when qemu exits or at the timeout (screen saved beside the serial log). */
 export function startVm(opts: VmOptions): Vm {
   const workDir = mkdtempSync(join(tmpdir(), 'shoal-vm-'));
   const monitorSocket = join(workDir, 'monitor.sock');
@@ -182,7 +230,12 @@ export function startVm(opts: VmOptions): Vm {
   const onLine = opts.onLine ?? ((line: string) => progress(`${opts.name}| ${line}`));
   const started = Date.now();
 
-  const child = spawn(QEMU, qemuArgs(opts, monitorSocket), { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin is the serial line's input: a terminal on serialSocket types into it.
+  const child = spawn(QEMU, qemuArgs(opts, monitorSocket), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const relay = opts.serialSocket ? serialRelay(opts.serialSocket, child.stdin) : undefined;
+  // A test process that dies (an uncaught error, the runner's timeout) must not leave its guest running.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let serial = '';
   let partial = '';
   let qemuStderr = '';
@@ -198,12 +251,13 @@ export function startVm(opts: VmOptions): Vm {
   const monitor = (command: string) => monitorCommand(monitorSocket, command);
   const screendump = async (path: string) => {
     await mkdir(dirname(path), { recursive: true });
-    await monitor(`screendump ${path}`);
+    await monitor(`screendump ${path} -f png`);
   };
 
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
     log.write(chunk);
+    relay?.write(chunk);
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
     for (const raw of lines) {
@@ -221,8 +275,8 @@ export function startVm(opts: VmOptions): Vm {
 
   const timer = setTimeout(() => {
     timedOut = true;
-    progress(`${opts.name}: timed out after ${opts.timeoutMs} ms; screen saved to ${opts.serialLog}.timeout.ppm`);
-    screendump(`${opts.serialLog}.timeout.ppm`).catch(() => undefined).finally(stop);
+    progress(`${opts.name}: timed out after ${opts.timeoutMs} ms; screen saved to ${opts.serialLog}.timeout.png`);
+    screendump(`${opts.serialLog}.timeout.png`).catch(() => undefined).finally(stop);
   }, opts.timeoutMs);
 
   const done = new Promise<VmResult>((resolve, reject) => {
@@ -233,6 +287,8 @@ export function startVm(opts: VmOptions): Vm {
     child.once('close', (exitCode, signal) => {
       clearTimeout(timer);
       if (partial) serial += cleanSerial(partial);
+      process.off('exit', killOnExit);
+      relay?.close();
       rmSync(workDir, { recursive: true, force: true });
       const finalSerial = serial;
       // After the log is flushed, so that a caller may read the file as soon as the run is done.

@@ -1,24 +1,20 @@
 /**
- * The install-and-boot scenario, shared by test/vm/install-boot.test.ts and test/vm/demo.ts: the installer bundle
- * on a maintenance VM disk, the fixture OS in a real registry on loopback, a webhook receiver, the task ISO with a
- * Shoal Linux recipe, and the qemu options for the three kinds of run (install, installed disk, failing install).
+ * The scenario shared by the VM tests and test/vm/demo.ts: the maintenance ISO as a server's BMC mounts it, the
+ * fixture OS in a real registry on loopback, a webhook receiver standing in for the Shoal controller, the job's
+ * task ISO (recipe.json, webhook_secret, shoal.conf), and the qemu options for the maintenance VM and for the
+ * installed disk's boot; then what a good first boot of that disk looks like.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { missingPrerequisite } from '../../helpers/env.ts';
 import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../../helpers/registry.ts';
-import { buildFixtureRootfs } from './fixture-os.ts';
 import { progress } from './log.ts';
-import { serialLineArgs } from './serial-line.ts';
-import { buildMaintenanceBase, MAINT_KERNEL_ARGS, makeMaintenanceDisk, type MaintenanceDisk, type OverlayFile } from './maint-root.ts';
-import type { VmOptions, VmResult } from './qemu.ts';
-import { sh } from './sh.ts';
+import { OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, type VmOptions, type VmResult } from './qemu.ts';
 import { makeTaskIso } from './task-iso.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Where the fixture OS lives in the test registry, and how it is pushed (as `oras push` would). */
 export const IMAGE_REPO = 'os-images/debian-rootfs';
@@ -36,13 +32,17 @@ export const FIRSTBOOT_MARKER = `SHOAL-FIRSTBOOT-OK host=${TARGET_HOSTNAME}`;
 export const RECIPE_KERNEL_ARGS = 'shoal.test=1';
 export const TARGET_DISK_BYTES = 4 * 2 ** 30;
 
-/** Install layout of the maintenance OS (Containerfile): the bundle, the wrapper, the units. */
-export const GUEST_BUNDLE = '/usr/local/lib/shoal-install/shoal-install.mjs';
-export const GUEST_WRAPPER = '/usr/local/bin/shoal-install';
-export const GUEST_UNIT_DIR = '/usr/lib/systemd/system';
-export const UNITS = ['shoal-install-auto.service', 'shoal-install-console.service', 'shoal-install-serial@.service', 'shoal-install-watch.service'] as const;
-/** Enabled as the Containerfile does: auto and watch run under `shoal.auto`, the console one steps aside by its conditions. */
-export const ENABLED_UNITS = ['shoal-install-auto.service', 'shoal-install-console.service', 'shoal-install-watch.service'] as const;
+/**
+ * What the VM tests run: qemu and OVMF, the fixture's and the maintenance ISO's builders (debootstrap; mmdebstrap,
+ * squashfs-tools, GRUB, xorriso, mtools, npm: scripts/build_maintenance_os.sh), the registry and skopeo.
+ */
+export const VM_TOOLS = [QEMU, 'debootstrap', 'mmdebstrap', 'mksquashfs', 'grub-mkrescue', 'xorriso', 'mformat', 'npm', 'zstd', 'docker-registry', 'skopeo'];
+
+/** Why a VM test cannot run here (not root, OVMF or a tool missing), or undefined; `extraTools` are the test's own. */
+export function vmSkipReason(extraTools: string[] = []): string | undefined {
+  for (const file of [OVMF_CODE, OVMF_VARS_TEMPLATE]) if (!existsSync(file)) return `${file} missing: apt-get install ovmf`;
+  return missingPrerequisite([...VM_TOOLS, ...extraTools]);
+}
 
 // --- phases --------------------------------------------------------------------------------------------------
 
@@ -73,37 +73,6 @@ export class Phases {
 }
 
 // --- inputs ----------------------------------------------------------------------------------------------------
-
-/** `node scripts/build.mjs`: the one-file bundle the maintenance OS runs. */
-export async function buildBundle(): Promise<string> {
-  await sh([process.execPath, 'scripts/build.mjs'], { cwd: REPO_ROOT });
-  return join(REPO_ROOT, 'dist/shoal-install.mjs');
-}
-
-/** The cached fixture rootfs tarball and maintenance root (built on first use, minutes; then instant). */
-export async function buildCaches(): Promise<{ fixture: string; maintBase: string }> {
-  const fixture = await buildFixtureRootfs();
-  const maintBase = await buildMaintenanceBase();
-  return { fixture, maintBase };
-}
-
-/** The maintenance VM's root disk: the base plus node, the bundle, its wrapper and the units, enabled; plus `extraFiles` (drop-ins, user-data). */
-export async function makeInstallerDisk(maintBase: string, bundle: string, outImage: string, extraFiles: Record<string, OverlayFile> = {}): Promise<MaintenanceDisk> {
-  const overlayFiles: Record<string, OverlayFile> = {
-    ...extraFiles,
-    [GUEST_BUNDLE]: { hostPath: bundle },
-    [GUEST_WRAPPER]: { hostPath: join(REPO_ROOT, 'scripts/shoal-install.sh') },
-  };
-  for (const unit of UNITS) overlayFiles[`${GUEST_UNIT_DIR}/${unit}`] = { hostPath: join(REPO_ROOT, 'units', unit) };
-  return makeMaintenanceDisk({ base: maintBase, overlayFiles, enableUnits: [...ENABLED_UNITS], outImage });
-}
-
-/** A second maintenance disk from a pristine one: a sparse copy is much quicker than another mkfs -d. */
-export async function copyDisk(from: MaintenanceDisk, outImage: string): Promise<MaintenanceDisk> {
-  await rm(outImage, { force: true });
-  await sh(['cp', '--sparse=always', '--reflink=auto', from.image, outImage]);
-  return { ...from, image: outImage };
-}
 
 export async function blankDisk(path: string, bytes = TARGET_DISK_BYTES): Promise<string> {
   await mkdir(dirname(path), { recursive: true });
@@ -161,8 +130,8 @@ power_state:
   message: shoal vm test done
 `;
 
-/** The Shoal example Linux recipe (ESP + cidata + root), pointed at the test registry. */
-export function linuxRecipe(ociUrl: string, targetDisk = '/dev/vdb'): Record<string, unknown> {
+/** The Shoal example Linux recipe (ESP + cidata + root), pointed at the test registry; the blank disk is the VM's only one. */
+export function linuxRecipe(ociUrl: string, targetDisk = '/dev/vda'): Record<string, unknown> {
   return {
     schema_version: '1',
     task_target: 'install-linux.target',
@@ -183,50 +152,62 @@ export function newWebhookSecret(): string {
   return `vmtest-${randomBytes(12).toString('hex')}`;
 }
 
-/** The job's task ISO: recipe.json and webhook_secret at its root, as the controller makes it. */
-export async function makeJobIso(recipe: unknown, secret: string, outPath: string): Promise<string> {
-  return makeTaskIso({ 'recipe.json': `${JSON.stringify(recipe, null, 2)}\n`, webhook_secret: `${secret}\n` }, outPath);
+/**
+ * The job's shoal.conf: what a controller cannot put on the kernel command line. The webhook (the guest reaches
+ * the host as 10.0.2.2), the test registry in plain HTTP, and whether to power off after a successful install.
+ */
+export function jobConf(webhookUrl: string, registryGuestHost: string, { poweroff }: { poweroff: boolean }): string {
+  return [
+    '# Written by the VM test, as a Shoal controller would',
+    `shoal.webhook=${webhookUrl}`,
+    `shoal.plain_http=${registryGuestHost}`,
+    ...(poweroff ? ['shoal.poweroff'] : []),
+    '',
+  ].join('\n');
 }
 
-/** The maintenance VM's command line for an unattended install that reports to `webhookUrl` and powers off. */
-export function autoKernelArgs(webhookUrl: string, registryGuestHost: string): string {
-  return `${MAINT_KERNEL_ARGS} shoal.auto shoal.poweroff shoal.webhook=${webhookUrl} shoal.plain_http=${registryGuestHost}`;
+/** The job's task ISO as the controller makes it: recipe.json, webhook_secret and shoal.conf at its root. */
+export async function makeJobIso(recipe: unknown, secret: string, conf: string, outPath: string): Promise<string> {
+  return makeTaskIso({ 'recipe.json': `${JSON.stringify(recipe, null, 2)}\n`, webhook_secret: `${secret}\n`, 'shoal.conf': conf }, outPath);
 }
 
 /** SMBIOS type 1 serial: what /sys/class/dmi/id/product_serial shows the installer. */
 export const smbiosSerial = (serial: string) => ['-smbios', `type=1,serial=${serial}`];
 
-export interface InstallRun {
+export interface MaintenanceRun {
   name: string;
-  disk: MaintenanceDisk;
-  target: string;
+  /** The maintenance ISO (lib/iso.ts): the CD the firmware boots. */
   iso: string;
+  /** The job's task ISO, the second CD; none: the machine boots to the console installer. */
+  task?: string;
+  /** The blank disk to install onto: the VM's only disk, /dev/vda. */
+  target: string;
   ovmfVars: string;
-  kernelArgs: string;
   serial: string;
   serialLog: string;
   timeoutMs: number;
-  /** A socket for the guest's ttyS1 (lib/serial-line.ts). */
-  serialLine?: string;
+  /** The serial line on a socket for a technician's terminal (VmOptions.serialSocket). */
+  serialSocket?: string;
 }
 
-/** The maintenance VM: its root on vda, the blank target on vdb, the task ISO as /dev/sr0, OVMF with efivars. */
-export function installVmOptions(r: InstallRun): VmOptions {
+/**
+ * A server as Shoal drives it: OVMF, the maintenance ISO and the task ISO as virtual CDs (/dev/sr0, /dev/sr1), the
+ * blank disk, and no kernel argument from us: GRUB on the ISO boots its default entry.
+ */
+export function maintenanceVmOptions(r: MaintenanceRun): VmOptions {
   return {
     name: r.name,
-    kernel: r.disk.kernel,
-    initrd: r.disk.initrd,
-    append: r.kernelArgs,
-    disks: [{ path: r.disk.image, format: 'raw' }, { path: r.target, format: 'raw' }],
-    taskIso: r.iso,
+    disks: [{ path: r.target, format: 'raw' }],
+    cds: [{ path: r.iso, boot: true }, ...(r.task ? [{ path: r.task }] : [])],
     ovmfVars: r.ovmfVars,
     timeoutMs: r.timeoutMs,
     serialLog: r.serialLog,
-    extraArgs: [...smbiosSerial(r.serial), ...(r.serialLine ? serialLineArgs(r.serialLine) : [])],
+    serialSocket: r.serialSocket,
+    extraArgs: smbiosSerial(r.serial),
   };
 }
 
-/** The installed disk alone under OVMF: no kernel, no ISO; the firmware finds GRUB on the ESP. */
+/** The installed disk alone under OVMF: no CD; the firmware finds GRUB on the ESP. */
 export function targetBootVmOptions(o: { name: string; target: string; ovmfVars: string; serialLog: string; timeoutMs: number; serial?: string }): VmOptions {
   return {
     name: o.name,
@@ -244,17 +225,6 @@ export async function varsHaveEntry(varsFile: string, description: string): Prom
   return bytes.includes(Buffer.from(`${description}\0`, 'utf16le'));
 }
 
-/**
- * Copies a directory out of a maintenance VM's ext4 root image without mounting it (debugfs rdump), e.g. the
- * installer's JSON-lines logs in /var/log/shoal-install. Returns the host directory, or undefined when absent.
- */
-export async function copyOutOfImage(image: string, guestDir: string, hostParent: string): Promise<string | undefined> {
-  await mkdir(hostParent, { recursive: true });
-  await sh(['debugfs', '-R', `rdump ${guestDir} ${hostParent}`, image]).catch(() => undefined);
-  const out = join(hostParent, guestDir.split('/').filter(Boolean).at(-1)!);
-  return (await readFile(out).catch((e: NodeJS.ErrnoException) => e.code)) === 'EISDIR' ? out : undefined;
-}
-
 /** Records when each pattern first showed up on a serial console, in seconds after `start`. */
 export function serialClock(patterns: Record<string, RegExp>, start = Date.now()) {
   const seen: Record<string, number> = {};
@@ -267,30 +237,14 @@ export function serialClock(patterns: Record<string, RegExp>, start = Date.now()
   };
 }
 
-/**
- * The installer's one JSON-lines log, read off the maintenance disk without mounting it: all four Linux steps
- * ended, the result is ok, and none of `secrets` (webhook secret, user-data markers) is in it.
- */
-export async function assertCompleteInstallLog(image: string, work: string, secrets: string[]): Promise<void> {
-  const logs = await copyOutOfImage(image, '/var/log/shoal-install', join(work, 'install-logs'));
-  assert.ok(logs, 'the installer wrote /var/log/shoal-install');
-  const files = (await readdir(logs)).filter((f) => f.endsWith('.jsonl'));
-  assert.equal(files.length, 1, `one JSON-lines log: ${files.join(', ')}`);
-  const text = await readFile(join(logs, files[0]!), 'utf8');
-  const events = text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: string; result?: { ok: boolean } });
-  assert.deepEqual(events.filter((e) => e.type === 'step-end').map((e) => e.step), ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service']);
-  assert.equal(events.filter((e) => e.type === 'result').at(-1)?.result?.ok, true);
-  for (const secret of secrets) assert.ok(!text.includes(secret), 'no secret, no user-data in the JSON log');
-}
-
 export const POWER_DOWN = /reboot: Power down/;
 
 /**
  * The installed disk's first boot, as the serial console shows it: the firmware took the entry the install
- * wrote, GRUB and the kernel ran with the root by UUID and `kernelArgs`, cloud-init printed `marker` from the
- * cidata partition, no unit failed, and the guest powered itself off.
+ * wrote, GRUB and the kernel ran with the root by UUID and `kernelArgs`, cloud-init took its seed from the cidata
+ * partition and finished, and no unit failed.
  */
-export function assertFirstBoot(r: VmResult, kernelArgs: string, marker: string): void {
+export function assertInstalledBoot(r: VmResult, kernelArgs: string): void {
   const serial = r.serial;
   assert.equal(r.timedOut, false, 'the first boot timed out');
   assert.match(serial, /BdsDxe: (loading|starting) Boot[0-9A-F]{4} "debian"/, 'the firmware took the "debian" entry the install wrote');
@@ -300,9 +254,14 @@ export function assertFirstBoot(r: VmResult, kernelArgs: string, marker: string)
   assert.match(cmdline, /\broot=UUID=[0-9a-f-]{36}\b/, `root by UUID: ${cmdline}`);
   assert.ok(cmdline.split(/\s+/).includes(kernelArgs), `the install's kernel args ${kernelArgs}: ${cmdline}`);
   assert.match(cmdline, /\bconsole=ttyS0,115200\b/);
-  assert.ok(serial.includes(marker), `cloud-init ran the user-data: ${marker}`);
   assert.match(serial, /Cloud-init v\. \S+ finished at .* Datasource DataSourceNoCloud \[seed=\/dev\/vda2\]/, 'NoCloud seed from the cidata partition');
   assert.deepEqual(serial.match(/^\[FAILED\].*$/gm) ?? [], [], 'no unit failed on first boot');
+}
+
+/** assertInstalledBoot, and the recipe's user-data ran: cloud-init printed `marker`, and powered the guest off. */
+export function assertFirstBoot(r: VmResult, kernelArgs: string, marker: string): void {
+  assertInstalledBoot(r, kernelArgs);
+  assert.ok(r.serial.includes(marker), `cloud-init ran the user-data: ${marker}`);
   assert.ok(r.poweredOff, `the guest powered off by itself (cloud-init power_state), exit ${r.exitCode}`);
-  assert.match(serial, POWER_DOWN);
+  assert.match(r.serial, POWER_DOWN);
 }

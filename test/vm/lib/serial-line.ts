@@ -1,7 +1,7 @@
 /**
- * The maintenance VM's second serial line (ttyS1) as a technician's terminal: qemu exposes it as a chardev socket
- * on the host, a tiny node bridge (no dependency) connects that socket to an 80x24 tmux pane, so tmux is the
- * terminal emulator: `send-keys` types on the line and `capture-pane -p` reads the screen.
+ * The VM's serial line (ttyS0, a BMC's serial-over-LAN) as a technician's terminal: startVm offers it on a unix
+ * socket (VmOptions.serialSocket), a tiny node bridge (no dependency) connects that socket to an 80x24 tmux pane,
+ * so tmux is the terminal emulator: `send-keys` types on the line and `capture-pane -p` reads the screen.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keepScreen, openTerminal, type Terminal, type TerminalOptions } from '../../helpers/tmux-terminal.ts';
 
-export const SERIAL_TTY = 'ttyS1';
+export const SERIAL_TTY = 'ttyS0';
 
 /** Serial line <-> the tmux pane's terminal: raw bytes both ways; the pane stays open when the line closes. */
 const BRIDGE = `import { connect } from 'node:net';
@@ -24,28 +24,6 @@ c.on('error', (e) => { process.stderr.write('bridge: ' + e.message + '\\n'); pro
 c.on('close', () => process.exit(0));
 `;
 
-/** qemu arguments that make the guest's ttyS1 a socket at `socket` (ttyS0 stays the logged console). */
-export function serialLineArgs(socket: string): string[] {
-  return ['-chardev', `socket,id=${SERIAL_TTY},path=${socket},server=on,wait=off`, '-serial', `chardev:${SERIAL_TTY}`];
-}
-
-/**
- * A drop-in for a unit that draws on a terminal. TTYRows/TTYColumns: the line's size for systemd 252 (bookworm),
- * which knows no systemd.tty.rows.* kernel option. StandardError and ExecStopPost: should the program die, its
- * error and exit status reach ttyS0, which the test logs. `lines` come first (e.g. another TTYPath or ExecStart).
- */
-export function serialDropIn(unit: string, lines: string[] = []): string {
-  return [
-    '[Service]',
-    ...lines,
-    'TTYRows=24',
-    'TTYColumns=80',
-    'StandardError=journal+console',
-    `ExecStopPost=/bin/sh -c 'echo "${unit}: $SERVICE_RESULT $EXIT_CODE $EXIT_STATUS" >/dev/console'`,
-    '',
-  ].join('\n');
-}
-
 export interface SerialTerminal extends Terminal {
   /** Moves a list's pointer (`> `, the serial glyph) down to the line that matches, at most `max` steps. */
   pointAt(line: RegExp, max?: number): Promise<string>;
@@ -53,7 +31,7 @@ export interface SerialTerminal extends Terminal {
   keep(name: string, text?: string): Promise<string>;
 }
 
-/** Waits for qemu's socket, then opens a tmux terminal on it; every kept screen goes to `dir`. */
+/** Waits for the VM's serial socket, then opens a tmux terminal on it; every kept screen goes to `dir`. */
 export async function attachSerialTerminal(session: string, socket: string, dir: string, stall?: TerminalOptions['stall']): Promise<SerialTerminal> {
   const bridge = join(dir, 'bridge.mjs');
   await writeFile(bridge, BRIDGE);
@@ -84,28 +62,55 @@ export async function attachSerialTerminal(session: string, socket: string, dir:
 }
 
 /**
- * Every distinct screen on the guest's ttyS1 while `running` (the VM) runs, looked at every 300 ms through a
- * terminal attached to `socket`; the terminal is closed when the VM is done.
+ * Waits for GRUB's menu on the serial line and moves its highlight to `title`, before GRUB's timeout boots the
+ * default. The moves are counted on the menu's first picture (highlighted row to the title's row): GRUB redraws
+ * only the rows that change, at places a terminal emulator may not agree with, so later pictures hold stale rows.
  */
-export async function screensWhile<T>(session: string, socket: string, dir: string, running: Promise<T>): Promise<{ value: T; screens: string[] }> {
-  let done = false;
-  const finished = running.finally(() => (done = true));
-  let term: SerialTerminal;
-  try {
-    term = await attachSerialTerminal(session, socket, dir);
-  } catch (e) {
-    await finished.catch(() => undefined);
-    throw e;
+async function highlightGrubEntry(term: Terminal, title: string, timeoutMs: number): Promise<string> {
+  for (const deadline = Date.now() + timeoutMs; !term.screen().includes(title); await sleep(100)) {
+    if (Date.now() > deadline) assert.fail(`no GRUB menu with "${title}" on ${SERIAL_TTY} within ${timeoutMs / 1000} s; the terminal shows:\n${term.screen()}`);
   }
-  const screens: string[] = [];
-  try {
-    while (!done) {
-      const s = term.screen();
-      if (s !== screens.at(-1)) screens.push(s);
-      await Promise.race([sleep(300), finished.catch(() => undefined)]);
-    }
-    return { value: await finished, screens };
-  } finally {
-    term.kill();
+  const menu = term.screen();
+  const rows = menu.split('\n');
+  const highlighted = rows.findIndex((l) => /\*\S/.test(l));
+  const wanted = rows.findIndex((l) => l.includes(title));
+  assert.ok(highlighted >= 0 && wanted >= highlighted, `cannot tell GRUB's highlighted entry from "${title}" on the menu:\n${menu}`);
+  for (let i = highlighted; i < wanted; i++) await term.keys('Down');
+  return menu;
+}
+
+/**
+ * Boots the GRUB menu entry titled `title` from the serial line. Reads the raw pane: GRUB's menu is no installer
+ * frame, and its countdown does not wait for a settled screen. Returns the menu as first seen.
+ */
+export async function pickGrubEntry(term: Terminal, title: string, timeoutMs = 5 * 60_000): Promise<string> {
+  const menu = await highlightGrubEntry(term, title, timeoutMs);
+  await term.keys('Enter');
+  return menu;
+}
+
+/**
+ * Boots the GRUB menu entry titled `title` with `words` added to its kernel command line, as a technician does on
+ * a serial console: `e` opens the entry in GRUB's editor with the cursor on its first line, Down moves to the line
+ * that passes `kernelLine` (counted on the editor's picture), Ctrl-E goes to its end, Ctrl-X boots.
+ */
+export async function bootGrubEntryWith(term: Terminal, title: string, words: string, kernelLine = /^\s*linux\s/, timeoutMs = 5 * 60_000): Promise<string> {
+  await highlightGrubEntry(term, title, timeoutMs);
+  await term.keys('e');
+  const first = `setparams '${title}'`;
+  for (const deadline = Date.now() + 10_000; !term.screen().includes(first); await sleep(100)) {
+    if (Date.now() > deadline) assert.fail(`GRUB's editor did not open; the terminal shows:\n${term.screen()}`);
   }
+  await sleep(500);
+  const rows = term.screen().split('\n');
+  const top = rows.findIndex((l) => l.includes(first));
+  const kernel = rows.findIndex((l, i) => i > top && kernelLine.test(l));
+  assert.ok(kernel > top, `no line passing ${String(kernelLine)} in GRUB's editor:\n${rows.join('\n')}`);
+  for (let i = top; i < kernel; i++) await term.keys('Down');
+  await term.keys('C-e');
+  await term.type(` ${words}`);
+  const edited = term.screen();
+  assert.ok(edited.includes(words), `the words did not reach GRUB's editor:\n${edited}`);
+  await term.keys('C-x');
+  return edited;
 }
