@@ -95,13 +95,16 @@ async function isMountPoint(dir: string): Promise<boolean> {
   return (await mountsOf('/proc/self/mountinfo')).some((m) => m.at === dir);
 }
 
-export const mountCommand = (device: string, at: string) => ['mount', '-o', 'ro', '-t', 'iso9660', device, at];
+export const mountCommand = (device: string, at: string, type = 'iso9660') => ['mount', '-o', 'ro', '-t', type, device, at];
 
-/** `mount -o ro -t iso9660 DEV AT` (after unmounting a stale mount from an earlier run); returns the unmount. */
-export async function mountIso(device: string, at: string): Promise<() => Promise<void>> {
+/**
+ * `mount -o ro -t iso9660 DEV AT` (after unmounting a stale mount from an earlier run); returns the unmount.
+ * `type` is for tests on kernels without iso9660.
+ */
+export async function mountIso(device: string, at: string, type = 'iso9660'): Promise<() => Promise<void>> {
   await mkdir(at, { recursive: true });
   if (await isMountPoint(at)) await run(['umount', at]);
-  await run(mountCommand(device, at));
+  await run(mountCommand(device, at, type));
   return async () => {
     await run(['umount', at]).catch(() => undefined);
   };

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -176,6 +177,63 @@ test('(d) credentials on the kernel command line: refused (provision-dispatcher.
   assert.match(run.stdout, /shoal\.registry_password: registry credentials are never taken from the kernel command line/);
   assert.match(run.stdout, /warn: shoal\.typo: unknown shoal\.\* kernel argument, ignored/);
   assert.ok(!`${run.stdout}${await readFile(c.log, 'utf8')}`.includes('hunter2-on-cmdline'));
+});
+
+test('(e) the registry cannot be reached within shoal.net_wait: said while waiting, then provision-dispatcher.service naming the host and what to check', async () => {
+  const serial = 'AUTO-NO-NET';
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const recipe = { ...LINUX_RECIPE(join(work, 'never-inspected.img')), oci_url: `127.0.0.1:${port}/os-images/debian:12` };
+  const c = await jobCase({ serial, cmdline: 'shoal.net_wait=1', recipe });
+  const run = await runCli(c.args, { timeoutMs: 60_000 });
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.match(run.stdout, /shoal\.net_wait=1 from the kernel command line/, 'the later word counts');
+  assert.match(run.stdout, new RegExp(`waiting for the network: registry 127\\.0\\.0\\.1:${port} not reachable yet \\(0 s; connection refused`));
+  assert.match(run.stdout, /INSTALL FAILED at provision-dispatcher\.service/);
+  assert.match(run.stdout, new RegExp(`the registry 127\\.0\\.0\\.1:${port} could not be reached within 1 s`));
+  assert.match(run.stdout, /what to do: check this machine's network: the cable and link of its NIC, that DHCP gives it an address/);
+  assertReport(await reportFor(serial), { status: 'failed', failed_step: 'provision-dispatcher.service', task_target: 'install-linux.target' });
+});
+
+test("(f) settings from the task ISO's shoal.conf and the image's, below the kernel command line, per key; the log says where each came from", async () => {
+  const serial = 'AUTO-CONF';
+  const c = await jobCase({
+    serial,
+    kernel: `shoal.serial=${serial}`,
+    cmdline: '',
+    recipe: { task_target: 'install-linux.target', partition_layout: [] },
+    conf: `# what the controller wrote for this job\nshoal.webhook=${hook.url}\n  shoal.serial=NOT-THIS-ONE   shoal.net_wait=0 # no registry here\n`,
+    defaults: 'shoal.webhook=http://127.0.0.1:9/never\nshoal.task_wait=1\n',
+  });
+  const run = await runCli(c.args, { timeoutMs: 60_000 });
+  assert.equal(run.code, 2, run.stdout + run.stderr);
+  assertReport(await reportFor(serial), { status: 'failed', failed_step: 'provision-dispatcher.service' });
+  assert.match(run.stdout, new RegExp(`shoal\\.webhook=${hook.url.replace(/\./g, '\\.')}/ from the task ISO's shoal\\.conf`));
+  assert.match(run.stdout, /shoal\.serial=AUTO-CONF from the kernel command line/);
+  assert.match(run.stdout, /shoal\.net_wait=0 from the task ISO's shoal\.conf/);
+  assert.ok(run.stdout.includes(`shoal.task_wait=1 from the image's defaults (${c.defaults})`));
+  assert.match(run.stdout, /shoal\.auto is not set: auto mode runs because the boot found a task ISO/);
+  assert.ok(!hook.requests.some((r) => r.path.endsWith('/NOT-THIS-ONE')));
+});
+
+test("(g) a bad word in the task ISO's shoal.conf: refused before anything is touched, named with its file; still reported", async () => {
+  const serial = 'AUTO-CONF-BAD';
+  const c = await jobCase({
+    serial,
+    kernel: '',
+    cmdline: '',
+    recipe: LINUX_RECIPE('/dev/disk-that-is-not-here'),
+    conf: `shoal.webhook=${hook.url} shoal.serial=${serial}\nshoal.poweroff=maybe\nregistry_password=hunter2-in-conf\n`,
+  });
+  const run = await runCli(c.args, { timeoutMs: 60_000 });
+  assert.equal(run.code, 2, run.stdout + run.stderr);
+  assertReport(await reportFor(serial), { status: 'failed', failed_step: 'provision-dispatcher.service' });
+  assert.match(run.stdout, /the shoal\.\* settings are not valid:/);
+  assert.match(run.stdout, /shoal\.poweroff \("maybe"\) in shoal\.conf on the task ISO: a switch/);
+  assert.match(run.stdout, /"registry_password=\.\.\." in shoal\.conf on the task ISO: not a shoal\.\* setting/);
+  assert.ok(!`${run.stdout}${await readFile(c.log, 'utf8')}`.includes('hunter2-in-conf'));
 });
 
 test('shoal.auto=0: nothing happens, nothing is reported, exit 0', async () => {
