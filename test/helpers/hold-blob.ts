@@ -6,12 +6,13 @@
  */
 import { request } from 'node:http';
 import { serve, type TestServer } from './http-server.ts';
-import type { TestRegistry } from './registry.ts';
 
 export interface BlobHold {
   /** `127.0.0.1:PORT`: name this in the recipe's oci_url instead of the registry. */
   host: string;
   server: TestServer;
+  /** Each blob response the proxy passed on: its status (206 = a resumed pull) and the Range asked for. */
+  blobResponses: { status: number; range?: string }[];
   /** Resolves once a response of the blob has sent `afterBytes` and is being held. */
   reached: Promise<void>;
   /** Lets held responses go on, and every later one through whole. */
@@ -19,18 +20,22 @@ export interface BlobHold {
   close(): Promise<void>;
 }
 
-export async function holdBlob(registry: TestRegistry, digest: string, afterBytes = 1024 * 1024): Promise<BlobHold> {
-  const upstream = new URL(registry.url);
+/** `upstream` is a test registry, or anything else speaking plain HTTP at `url` (a proxy of the test's). */
+export async function holdBlob(upstreamServer: { url: string }, digest: string, afterBytes = 1024 * 1024): Promise<BlobHold> {
+  const upstream = new URL(upstreamServer.url);
   if (upstream.protocol !== 'http:') throw new Error('holdBlob: proxies a plain-HTTP registry only');
   let released = false;
   const waiting: (() => void)[] = [];
   let onReached!: () => void;
   const reached = new Promise<void>((resolve) => (onReached = resolve));
+  const blobResponses: BlobHold['blobResponses'] = [];
   const server = await serve((req, res) => {
-    const held = !released && req.method === 'GET' && (req.url ?? '').includes(`/blobs/${digest}`);
+    const blob = req.method === 'GET' && (req.url ?? '').includes(`/blobs/${digest}`);
+    const held = blob && !released;
     const out = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
       (up) => {
+        if (blob) blobResponses.push({ status: up.statusCode ?? 0, range: req.headers.range });
         res.writeHead(up.statusCode ?? 502, up.headers);
         let sent = 0;
         up.on('data', (chunk: Buffer) => {
@@ -53,6 +58,7 @@ export async function holdBlob(registry: TestRegistry, digest: string, afterByte
   return {
     host: server.host,
     server,
+    blobResponses,
     reached,
     release() {
       released = true;

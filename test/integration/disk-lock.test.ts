@@ -10,11 +10,11 @@ import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { resultOf, runCli } from '../helpers/cli.ts';
 import { inspectImage, loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
 import { holdBlob } from '../helpers/hold-blob.ts';
+import { waitGone, whenRunning } from '../helpers/processes.ts';
 import { serve } from '../helpers/http-server.ts';
 import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
@@ -61,18 +61,6 @@ async function heldInstall(name: string, disk: string) {
   const done = runCli(installArgs(await recipeFile(name, hold.host), disk, `${name}.jsonl`), { onSpawn: (c) => (child = c) });
   await Promise.race([hold.reached, done.then((r) => assert.fail(`the install ended before its pull was held (exit ${r.code}):\n${r.stdout.slice(-2000)}${r.stderr}`))]);
   return { hold, child: child!, done };
-}
-
-/** Every descendant of a process, from /proc (children of each thread). */
-function descendants(pid: number): number[] {
-  const kids = sh(`cat /proc/${pid}/task/*/children 2>/dev/null || true`).split(/\s+/).filter(Boolean).map(Number);
-  return kids.flatMap((k) => [k, ...descendants(k)]);
-}
-
-async function waitGone(pids: number[], timeoutMs = 30_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; pids.some((p) => existsSync(`/proc/${p}`)); await sleep(50)) {
-    if (Date.now() > deadline) assert.fail(`processes of the killed install still run: ${pids.filter((p) => existsSync(`/proc/${p}`)).join(' ')}`);
-  }
 }
 
 const ownMounts = async (dir: string) => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4]?.startsWith(dir));
@@ -131,8 +119,8 @@ test('SIGKILL mid-install: plan names the stale mounts and the command; the next
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'killed.img'), '512M');
   const first = await heldInstall('killed', disk);
-  const pid = first.child.pid!;
-  const kids = descendants(pid);
+  // Tar runs, so the target is mounted and being written, when the installer dies.
+  const kids = await whenRunning(first.child.pid!, 'tar');
   first.child.kill('SIGKILL');
   const r1 = await first.done;
   await waitGone(kids);

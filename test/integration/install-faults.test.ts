@@ -3,9 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
 import { resultOf, runCli } from '../helpers/cli.ts';
 import { loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
+import { holdBlob } from '../helpers/hold-blob.ts';
+import { alive, whenRunning } from '../helpers/processes.ts';
 import { corruptBlob, pushArtifact, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
 
@@ -15,6 +18,7 @@ let work: string;
 let open: TestRegistry;
 let locked: TestRegistry;
 let bigSize: number;
+let bigDigest: string;
 
 before(async () => {
   if (missingPrerequisite(TOOLS)) return;
@@ -29,10 +33,12 @@ before(async () => {
   sh(`cp ${join(work, 'rootfs.tar.zst')} ${join(work, 'bad.tar.zst')} && echo padding >> ${join(work, 'bad.tar.zst')}`);
   const bad = await pushArtifact(open, 'os/rootfs:corrupt', join(work, 'bad.tar.zst'), ROOTFS);
   corruptBlob(open, bad.digest);
-  // Big and incompressible, so a pull lasts long enough to be interrupted.
-  await makeRootfsTree(join(work, 'big'), 300 * 1024 * 1024);
+  // Faults are injected while a proxy holds this blob's response open, so its size only has to exceed the hold.
+  await makeRootfsTree(join(work, 'big'), 32 * 1024 * 1024);
   packRootfs(join(work, 'big'), join(work, 'big.tar'), 'none');
-  bigSize = (await pushArtifact(open, 'os/rootfs:big', join(work, 'big.tar'), { ...ROOTFS, mediaType: 'application/vnd.oci.image.layer.v1.tar', title: 'rootfs.tar' })).size;
+  const big = await pushArtifact(open, 'os/rootfs:big', join(work, 'big.tar'), { ...ROOTFS, mediaType: 'application/vnd.oci.image.layer.v1.tar', title: 'rootfs.tar' });
+  bigSize = big.size;
+  bigDigest = big.digest;
 });
 
 after(async () => {
@@ -60,8 +66,16 @@ async function recipeFile(name: string, extra: Record<string, unknown>): Promise
   return path;
 }
 
-const install = (recipe: string, disk: string) =>
-  runCli(['install', '--recipe', recipe, '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'log.jsonl')]);
+const install = (recipe: string, disk: string, log = 'log.jsonl') =>
+  runCli(['install', '--recipe', recipe, '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, log)]);
+
+/** The target directories an install's log names, those still mounted: only this test's own. */
+async function stillMounted(log: string): Promise<string[]> {
+  const dirs = new Set((await readFile(join(work, log), 'utf8')).match(/\/run\/shoal-install\/target-\w+/g) ?? []);
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '');
+  return [...dirs].filter((d) => mounts.some((m) => m === d || m.startsWith(`${d}/`)));
+}
+
 
 test('a layout bigger than the disk is refused (exit 3) and the disk is untouched', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
@@ -129,84 +143,94 @@ test('with the credentials from the recipe the pull works and the password is ne
 test('a blob whose bytes do not match its digest fails image-linux.service and cleans up', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'corrupt.img'), '512M');
-  const r = await install(await recipeFile('corrupt', { oci_url: `${open.host}/os/rootfs:corrupt` }), disk);
+  const r = await install(await recipeFile('corrupt', { oci_url: `${open.host}/os/rootfs:corrupt` }), disk, 'corrupt.jsonl');
   assert.equal(r.code, 1);
   const result = resultOf(r)!;
   assert.equal(result.failedStep, 'image-linux.service');
   assert.match(result.message!, /digest|sha256/i);
   assert.equal(loopsOf(disk), '', 'loop device detached');
-  assert.equal(sh('mount | grep -c shoal-install/target || true').trim(), '0', 'nothing left mounted');
+  assert.deepEqual(await stillMounted('corrupt.jsonl'), [], 'nothing left mounted');
 });
 
-test('registry stopped mid-pull and restarted: the pull resumes and the install completes', async (t) => {
+test('registry stopped mid-pull and restarted: the pull resumes (a 206 answer) and the install completes', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'resume.img'), '1G');
-  let interrupted = false;
-  const run = await runCli(
-    ['install', '--recipe', await recipeFile('resume', { oci_url: `${open.host}/os/rootfs:big` }), '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'resume.jsonl')],
-    {
-      onLine: (line) => {
-        if (interrupted || !line.includes('"type":"progress"')) return;
-        const e = JSON.parse(line) as { bytes: number; total: number };
-        if (e.bytes > 0 && e.bytes < e.total) {
-          interrupted = true;
-          void open.kill().then(() => new Promise((res) => setTimeout(res, 1500))).then(() => open.restart());
-        }
-      },
-    },
-  );
-  assert.ok(interrupted, 'the registry was stopped while the blob was streaming');
-  assert.equal(run.code, 0, run.stdout.slice(-3000));
-  const log = await readFile(join(work, 'resume.jsonl'), 'utf8');
-  assert.match(log, /resum/i, 'the client said it resumed');
-  const last = run.events.filter((e) => e.type === 'progress').at(-1);
-  assert.ok(last?.type === 'progress' && last.bytes === bigSize);
+  const hold = await holdBlob(open, bigDigest);
+  try {
+    const run = install(await recipeFile('resume', { oci_url: `${hold.host}/os/rootfs:big` }), disk, 'resume.jsonl');
+    await hold.reached;
+    // The registry dies while it is known to be mid-blob; the held response breaks with it.
+    await open.kill();
+    await open.restart();
+    hold.release();
+    const r = await run;
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    const resumed = hold.blobResponses.find((b) => b.status === 206);
+    assert.ok(resumed, `a later request resumed with Range and got 206: ${JSON.stringify(hold.blobResponses)}`);
+    assert.ok(Number(/bytes=(\d+)-/.exec(resumed.range ?? '')?.[1]) > 0, `resumed mid-blob (${resumed.range})`);
+    const last = r.events.filter((e) => e.type === 'progress').at(-1);
+    assert.ok(last?.type === 'progress' && last.bytes === bigSize);
+  } finally {
+    await hold.close();
+  }
 });
 
 test('a registry that hangs mid-pull: the progress says so (rate down to 0, seconds without progress), then the pull goes on', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'hang.img'), '1G');
-  let paused: Promise<void> | undefined;
-  const run = await runCli(
-    ['install', '--recipe', await recipeFile('hang', { oci_url: `${open.host}/os/rootfs:big` }), '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service'],
-    {
-      onLine: (line) => {
-        if (paused || !line.includes('"type":"progress"')) return;
-        const e = JSON.parse(line) as { bytes: number; total: number };
-        if (e.bytes > 0 && e.bytes < e.total) paused = open.pause(8000);
+  const hold = await holdBlob(open, bigDigest);
+  try {
+    // Held until the install has said, in its own events, that nothing has moved for five seconds.
+    const run = runCli(
+      ['install', '--recipe', await recipeFile('hang', { oci_url: `${hold.host}/os/rootfs:big` }), '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service'],
+      {
+        onLine: (line) => {
+          if (!line.includes('"type":"progress"')) return;
+          const e = JSON.parse(line) as { idleSeconds?: number; rate?: number };
+          if (e.idleSeconds !== undefined && e.idleSeconds >= 5 && e.rate === 0) hold.release();
+        },
       },
-    },
-  );
-  await paused;
-  assert.ok(paused, 'the registry was frozen while the blob was streaming');
-  assert.equal(run.code, 0, run.stdout.slice(-3000));
-  const progress = run.events.filter((e) => e.type === 'progress');
-  const stalled = progress.filter((e) => e.idleSeconds !== undefined);
-  assert.ok(stalled.length >= 3, `progress went on while nothing moved (${stalled.length} events with idleSeconds)`);
-  assert.ok(stalled.some((e) => e.idleSeconds! >= 5 && e.rate === 0 && e.etaSeconds === undefined), 'after five quiet seconds the rate is 0 and there is no ETA');
-  assert.equal(progress.at(-1)?.bytes, bigSize, 'the pull finished after the registry woke up');
-  assert.equal(progress.at(-1)?.idleSeconds, undefined);
+    );
+    const r = await run;
+    assert.equal(r.code, 0, r.stdout.slice(-3000));
+    const progress = r.events.filter((e) => e.type === 'progress');
+    const stalled = progress.filter((e) => e.idleSeconds !== undefined);
+    assert.ok(stalled.length >= 3, `progress went on while nothing moved (${stalled.length} events with idleSeconds)`);
+    assert.ok(stalled.some((e) => e.idleSeconds! >= 5 && e.rate === 0 && e.etaSeconds === undefined), 'after five quiet seconds the rate is 0 and there is no ETA');
+    assert.equal(progress.at(-1)?.bytes, bigSize, 'the pull finished after the registry woke up');
+    assert.equal(progress.at(-1)?.idleSeconds, undefined);
+  } finally {
+    hold.release();
+    await hold.close();
+  }
 });
 
-test('SIGINT mid-pull: exit 130, the step reported as aborted, nothing left mounted or attached, no tar left running', async (t) => {
-  if (!skipUnless(t, TOOLS)) return;
-  const disk = makeDiskImage(join(work, 'sigint.img'), '1G');
-  const recipe = await recipeFile('sigint', { oci_url: `${open.host}/os/rootfs:big` });
-  let sent = false;
-  const run = await runCli(['install', '--recipe', recipe, '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'sigint.jsonl')], {
-    onLine: (line, child) => {
-      if (sent || !line.includes('"type":"progress"')) return;
-      sent = true;
-      child.kill('SIGINT');
-    },
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`${signal} mid-pull: exit 130, the step reported as aborted, nothing left mounted or attached, no tar left running`, async (t) => {
+    if (!skipUnless(t, TOOLS)) return;
+    const disk = makeDiskImage(join(work, `${signal}.img`), '1G');
+    const hold = await holdBlob(open, bigDigest);
+    try {
+      let child: ChildProcess | undefined;
+      const log = `${signal}.jsonl`;
+      const run = runCli(
+        ['install', '--recipe', await recipeFile(signal, { oci_url: `${hold.host}/os/rootfs:big` }), '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, log)],
+        { onSpawn: (c) => (child = c) },
+      );
+      await hold.reached;
+      const kids = await whenRunning(child!.pid!, 'tar');
+      child!.kill(signal);
+      const r = await run;
+      assert.equal(r.code, 130, r.stderr);
+      const result = resultOf(r)!;
+      assert.equal(result.failedStep, 'image-linux.service');
+      assert.match(result.message!, /aborted/);
+      assert.equal(loopsOf(disk), '', 'loop device detached');
+      assert.deepEqual(await stillMounted(log), [], 'nothing left mounted');
+      assert.deepEqual(alive(kids), [], 'tar, the decompressor and their shell were stopped');
+    } finally {
+      hold.release();
+      await hold.close();
+    }
   });
-  assert.ok(sent, 'the install was interrupted while pulling');
-  assert.equal(run.code, 130, run.stderr);
-  const result = resultOf(run)!;
-  assert.equal(result.failedStep, 'image-linux.service');
-  assert.match(result.message!, /aborted/);
-  assert.equal(loopsOf(disk), '', 'loop device detached');
-  assert.equal(sh('mount | grep -c shoal-install/target || true').trim(), '0', 'nothing left mounted');
-  assert.equal(sh('pgrep -f "[t]ar --extract --file=- --directory=/run/shoal-install" || true').trim(), '', 'tar was killed');
-  assert.equal(sh('pgrep -f "^(zstd|pigz|xz) -dc" || true').trim(), '', 'the decompressor was stopped');
-});
+}

@@ -16,10 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BUNDLE, ensureBundle, REPO } from '../helpers/cli.ts';
+import { BUNDLE, ensureBundle, REPO, runCli } from '../helpers/cli.ts';
 import { loopsOf, makeDiskImage, sh } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
 import { keepScreen, openTerminal, tmux, type Terminal } from '../helpers/tmux-terminal.ts';
+import { holdBlob } from '../helpers/hold-blob.ts';
+import { alive, whenRunning } from '../helpers/processes.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
 
@@ -30,6 +32,7 @@ const SCREENS = join(REPO, 'docs/screens');
 
 let work: string;
 let registry: TestRegistry;
+let rootfsDigest: string;
 const terminals: Terminal[] = [];
 
 before(async () => {
@@ -40,11 +43,11 @@ before(async () => {
   // Incompressible bytes, so the download and unpack last long enough to watch the bar move.
   await makeRootfsTree(tree, 160 * 1024 * 1024);
   packRootfs(tree, join(work, 'rootfs.tar.gz'), 'gzip');
-  await pushArtifact(registry, 'os-images/debian-rootfs:12', join(work, 'rootfs.tar.gz'), {
+  ({ digest: rootfsDigest } = await pushArtifact(registry, 'os-images/debian-rootfs:12', join(work, 'rootfs.tar.gz'), {
     mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
     artifactType: 'application/vnd.shoal.rootfs.tar.gz',
     title: 'debian-12-rootfs.tar.gz',
-  });
+  }));
   ensureBundle();
   if (UPDATE_SCREENS) await mkdir(SCREENS, { recursive: true });
 });
@@ -84,12 +87,12 @@ async function keep(name: string, text: string) {
 }
 
 /** A recipe for DISK: ESP (no mountpoint: no vfat here) + root, from the pushed image's TAG. */
-async function writeRecipe(name: string, disk: string, tag: string): Promise<string> {
+async function writeRecipe(name: string, disk: string, tag: string, host = registry.host): Promise<string> {
   const path = join(work, `${name}.json`);
   const recipe = {
     task_target: 'install-linux.target',
     target_disk: disk,
-    oci_url: `${registry.host}/os-images/debian-rootfs:${tag}`,
+    oci_url: `${host}/os-images/debian-rootfs:${tag}`,
     partition_layout: [
       { size: '64M', type_guid: 'ef00', format: 'vfat', label: 'EFI' },
       { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
@@ -252,25 +255,36 @@ test('on a serial line (TERM=vt220), drawn changed lines only: walking back and 
   assert.equal(loopsOf(disk), '');
 });
 
-test('SIGTERM during the install (systemd stopping the unit): the runner aborts and cleans up, exit 130', async (t) => {
+test('SIGTERM during the install (systemd stopping the unit): meanwhile the console holds the disk; the runner aborts and cleans up, exit 130', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'disk3.img'), '1G');
-  const recipe = await writeRecipe('sigterm', disk, '12');
+  // The pull is held open, so the signal lands mid-install however fast this machine unpacks.
+  const hold = await holdBlob(registry, rootfsDigest);
+  t.after(async () => {
+    hold.release();
+    await hold.close();
+  });
+  const recipe = await writeRecipe('sigterm', disk, '12', hold.host);
   const term = terminal('sigterm', ['--recipe', recipe, '--stop-before', 'bootloader-linux.service', '--log', join(work, 'sigterm.jsonl')]);
   await term.waitFor('WILL BE DESTROYED');
   await term.type('disk3.img');
   await term.keys('Enter');
   await term.waitFor('Installing Linux onto disk3.img');
+  await hold.reached;
   const shell = tmux('display-message', '-p', '-t', term.session, '#{pane_pid}').trim();
-  const node = sh(`pgrep -P ${shell} node`).trim();
-  sh(`kill -TERM ${node}`);
+  const node = Number(sh(`pgrep -P ${shell} node`).trim());
+  const pipeline = await whenRunning(node, 'tar');
+  // The console holds the disk: an install from the command line is refused and names it.
+  const second = await runCli(['install', '--recipe', await writeRecipe('sigterm-second', disk, '12'), '--yes', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'second.jsonl')]);
+  assert.equal(second.code, 3, second.stderr);
+  assert.match(second.stderr, new RegExp(`another install holds ${disk}: process ${node} `));
+  process.kill(node, 'SIGTERM');
   assert.equal(await term.exitCode(30_000), 130);
   assert.equal(loopsOf(disk), '', 'the loop device was detached');
   const log = await readFile(join(work, 'sigterm.jsonl'), 'utf8');
   const mounts = await readFile('/proc/mounts', 'utf8');
   for (const dir of new Set(log.match(/\/run\/shoal-install\/target-\w+/g) ?? [])) assert.ok(!mounts.includes(dir), `${dir} was unmounted`);
-  assert.equal(sh('pgrep -f "[t]ar --extract --file=- --directory=/run/shoal-install" || true').trim(), '', 'tar was stopped');
-  assert.equal(sh('pgrep -f "^pigz -dc" || true').trim(), '', 'the decompressor was stopped');
+  assert.deepEqual(alive(pipeline), [], 'tar and the decompressor were stopped');
   assert.match(log, /"type":"result"/);
   assert.match(log, /SIGTERM|aborted/);
 });
