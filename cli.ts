@@ -9,6 +9,7 @@ import { renderPlan } from './ops/plan-text.ts';
 import { ALL_STEPS, PlanRefused, type StepName } from './ops/plan.ts';
 import { loadRecipeFile, prepareInstall, type PrepareOptions, type Prepared } from './ops/prepare.ts';
 import { RecipeError } from './ops/recipe.ts';
+import { imageSource, kernelSource, mergeSettings } from './ops/settings.ts';
 import { runPlan } from './ops/runner.ts';
 import { STEPS } from './ops/steps.ts';
 
@@ -191,10 +192,13 @@ async function consoleCommand(values: Values): Promise<number> {
   const { ConsoleSession } = await import('./ops/console-session.ts');
   const { runConsole } = await import('./tui/run.tsx');
   const recipe = values.recipe ? await loadRecipeFile(values.recipe) : undefined;
+  // A technician's boot has no task ISO, but the kernel command line (edited at the boot menu) or the image's
+  // defaults may name the controller's plain-HTTP registry: shoal.plain_http counts for the console too.
+  const settings = mergeSettings([(await kernelSource()).source, await imageSource()]);
   const session = new ConsoleSession({
     extraDisks: values.disk ? [values.disk] : [],
     registry: values.registry,
-    plainHttp: values['plain-http'],
+    plainHttp: [...(values['plain-http'] ?? []), ...(settings.args.plainHttp ?? [])],
     stopBefore: stopBefore(values),
     logFile: values.log,
   });
