@@ -45,6 +45,8 @@ export async function decideBootMode(opts: BootOptions = {}): Promise<BootDecisi
   const { source: kernel, words } = await kernelSource(opts.cmdlineFile);
   // The task ISO's shoal.conf cannot say where to look for the task ISO: only these two can.
   const base = mergeSettings([kernel, await imageSource(opts.defaultsFile)]);
+  // Auto mode refuses a job with bad settings and reports it; the choice of mode goes on with what is valid.
+  for (const problem of base.problems) say(`not valid, left out of this choice: ${problem}`);
   const { auto, recipe, detectWaitSeconds } = base.args;
   if (auto !== undefined) return { mode: auto ? 'auto' : 'console', reason: `shoal.auto${auto ? '' : '=0'} from ${base.from.get('auto')!.label}` };
   if (recipe) return { mode: 'auto', reason: `shoal.recipe from ${base.from.get('recipe')!.label} names the job's recipe` };

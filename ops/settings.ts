@@ -4,9 +4,9 @@
  * image as `/etc/shoal/shoal.conf`. Precedence, per key, highest first: the kernel command line, the task ISO's
  * shoal.conf, the image's. Every source is checked by the one schema in kargs.ts.
  */
-import { constants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRegularFile } from './bounded-input.ts';
 import {
   cmdlineParams,
   crossWarnings,
@@ -82,27 +82,19 @@ export function parseConf(text: string, file: string): ParsedWords {
  * Absent is not a problem (undefined); anything else unreadable is.
  */
 export async function readConfText(path: string, shown = path): Promise<{ text: string } | { problem: string } | undefined> {
-  let fh;
+  let st;
   try {
-    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    st = await lstat(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') return { problem: `${shown} is a symbolic link: it must be a regular file` };
-    return { problem: `cannot read ${shown} (${code ?? (e as Error).message})` };
+    return code === 'ENOENT' ? undefined : { problem: `cannot read ${shown} (${code ?? (e as Error).message})` };
   }
+  // A link on the task ISO could point anywhere on this machine.
+  if (st.isSymbolicLink()) return { problem: `${shown} is a symbolic link: it must be a regular file` };
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) return { problem: `${shown} is not a regular file` };
-    const tooBig = { problem: `${shown} is larger than ${MAX_CONF_BYTES} bytes: it is not a shoal.conf` };
-    if (st.size > MAX_CONF_BYTES) return tooBig;
-    const buf = Buffer.alloc(MAX_CONF_BYTES + 1);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return bytesRead > MAX_CONF_BYTES ? tooBig : { text: buf.subarray(0, bytesRead).toString('utf8') };
+    return { text: (await readRegularFile(path, shown, MAX_CONF_BYTES)).toString('utf8') };
   } catch (e) {
-    return { problem: `cannot read ${shown} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
-  } finally {
-    await fh.close();
+    return { problem: (e as Error).message };
   }
 }
 

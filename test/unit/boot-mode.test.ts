@@ -121,6 +121,10 @@ test("the task ISO's shoal.conf may say shoal.auto=0; the serial menu entry's sy
   const d = await decideBootMode(quiet.options);
   assert.equal(d.mode, 'console');
   assert.match(d.reason, /its shoal\.conf says shoal\.auto=0/);
+  // A bad setting does not stop the choice (auto mode reports it); it is said.
+  const bad = await boot({}, { cmdline: 'shoal.auto=maybe shoal.detect_wait=0' });
+  assert.equal((await decideBootMode(bad.options)).mode, 'console');
+  assert.match(bad.said.join('\n'), /not valid, left out of this choice: shoal\.auto \("maybe"\): a switch/);
   const serial = await boot({ sr1: { kind: 'sr', devno: '11:1', medium: RECIPE } }, { cmdline: 'systemd.wants=shoal-install-serial@ttyS0.service' });
   assert.equal((await decideBootMode(serial.options)).mode, 'console');
   assert.deepEqual(serial.m.calls, []);

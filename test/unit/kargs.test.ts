@@ -73,7 +73,7 @@ test('every override is read: recipe source, webhook, serial, disk, image, kargs
     taskWaitSeconds: 5,
     detectWaitSeconds: 7,
     netWaitSeconds: 0,
-    registryPatience: {},
+    registryOverrides: {},
     busyPatienceSeconds: undefined,
   });
   assert.deepEqual(parseKernelArgs('shoal.recipe=/srv/job/recipe.json').args.recipe, { kind: 'file', path: '/srv/job/recipe.json' });

@@ -127,9 +127,9 @@ test('read bounded: absent is nothing; a link, a directory, a FIFO and an oversi
   await writeFile(join(dir, 'cap'), `shoal.auto #${'x'.repeat(MAX_CONF_BYTES - 12)}`);
   assert.deepEqual(await readConfText(join(dir, 'real'), 'R'), { text: 'shoal.auto\n' });
   assert.deepEqual(await readConfText(join(dir, 'link'), 'L'), { problem: 'L is a symbolic link: it must be a regular file' });
-  assert.deepEqual(await readConfText(join(dir, 'adir'), 'D'), { problem: 'D is not a regular file' });
-  assert.deepEqual(await readConfText(join(dir, 'fifo'), 'P'), { problem: 'P is not a regular file' }, 'a FIFO is not waited on');
-  assert.deepEqual(await readConfText(join(dir, 'big'), 'B'), { problem: `B is larger than ${MAX_CONF_BYTES} bytes: it is not a shoal.conf` });
+  assert.deepEqual(await readConfText(join(dir, 'adir'), 'D'), { problem: `D: ${join(dir, 'adir')} is a directory, not a regular file` });
+  assert.deepEqual(await readConfText(join(dir, 'fifo'), 'P'), { problem: `P: ${join(dir, 'fifo')} is a FIFO, not a regular file` }, 'a FIFO is not waited on');
+  assert.deepEqual(await readConfText(join(dir, 'big'), 'B'), { problem: `B: ${join(dir, 'big')} is larger than the limit of 64.0 KiB` });
   const cap = await readConfText(join(dir, 'cap'));
   assert.ok(cap && 'text' in cap && cap.text.length === MAX_CONF_BYTES);
 });
