@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { RegistryError } from './errors.ts';
 import { DIGEST_RE, formatReference, type ImageReference } from './reference.ts';
 import { readSmallBody, responseError, type HttpResponse } from './transport.ts';
+import { pickPlatform, platformName } from './platform.ts';
 
 export const MEDIA_TYPES = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -59,12 +60,25 @@ export interface ArtifactLayer {
 
 export interface ResolvedArtifact {
   reference: ImageReference;
-  /** Digest of the image manifest holding the layer (the platform's manifest when the reference names an index). */
+  /** Digest of the image manifest holding the layers (the platform's manifest when the reference names an index). */
   manifestDigest: string;
+  /** The index entry's platform (`linux/amd64`) when the reference named an index. */
+  platform?: string;
   artifactType?: string;
   configMediaType: string;
+  /** The image config blob (labels, os, architecture of a container image). */
+  config: { digest: string; size: number; mediaType: string };
+  /** The first layer: the one file of a single-file artifact. */
   layer: ArtifactLayer;
+  /** Every layer, bottom first (a single-file artifact: `[layer]`). */
+  layers: ArtifactLayer[];
 }
+
+/** The layer media types of container images (OCI and Docker); oras files carry a title instead. */
+const IMAGE_LAYER_TYPES = /^application\/vnd\.(oci\.image\.layer\.(nondistributable\.)?v1\.tar(\+(gzip|zstd))?|docker\.image\.rootfs\.(foreign\.)?diff\.tar(\.gzip)?)$/;
+
+/** A container image's layer stack, as opposed to files pushed side by side with oras (which carry titles). */
+const isLayerStack = (layers: Descriptor[]) => layers.every((l) => IMAGE_LAYER_TYPES.test(l.mediaType) && !l.annotations?.[TITLE_ANNOTATION]);
 
 /** GETs `/v2/<repo>/manifests/<tagOrDigest>` with the Accept header above, authenticated. */
 export type ManifestFetcher = (tagOrDigest: string) => Promise<HttpResponse>;
@@ -124,36 +138,18 @@ function parseWith<T>(schema: z.ZodType<T>, json: unknown, label: string): T {
   return parsed.data;
 }
 
-function platformName(d: Descriptor): string {
-  return d.platform ? [d.platform.os, d.platform.architecture, d.platform.variant].filter(Boolean).join('/') : 'no platform';
-}
-
-/** The installer runs on x86-64 servers; an index with one entry is taken as is (oras artifacts carry no platform). */
-function pickFromIndex(entries: Descriptor[], label: string): Descriptor {
-  const amd64 = entries.find((d) => d.platform?.os === 'linux' && d.platform.architecture === 'amd64');
-  const only = entries.length === 1 ? entries[0] : undefined;
-  const pick = amd64 ?? only;
-  if (!pick) {
-    const platforms = entries.map(platformName).join(', ') || 'none';
-    throw new RegistryError(
-      'unsupported',
-      `index ${label} has no linux/amd64 entry (entries: ${platforms}); reference the wanted manifest by digest`,
-    );
-  }
-  return pick;
-}
-
 function describeLayer(d: Descriptor): string {
   return `${d.annotations?.[TITLE_ANNOTATION] ?? '(no title)'} ${d.mediaType} ${d.digest}`;
 }
 
-/** Resolves a reference to the one file of a single-file (oras-style) artifact. */
+/** Resolves a reference to its layers: the one file of a single-file (oras-style) artifact, or a container image's stack. */
 export async function resolveArtifact(fetch: ManifestFetcher, ref: ImageReference): Promise<ResolvedArtifact> {
   const label = formatReference(ref);
   let fetched = await fetchManifest(fetch, ref.digest ?? ref.tag ?? 'latest', label);
+  let entry: Descriptor | undefined;
   if (fetched.kind === 'index') {
     const index = parseWith(ImageIndexSchema, fetched.json, label);
-    const entry = pickFromIndex(index.manifests, label);
+    entry = pickPlatform(index.manifests, label);
     const entryLabel = `${ref.registry}/${ref.repository}@${entry.digest}`;
     fetched = await fetchManifest(fetch, entry.digest, entryLabel);
     if (fetched.kind !== 'manifest') {
@@ -161,28 +157,28 @@ export async function resolveArtifact(fetch: ManifestFetcher, ref: ImageReferenc
     }
   }
   const manifest = parseWith(ImageManifestSchema, fetched.json, label);
-  if (manifest.layers.length !== 1) {
+  if (manifest.layers.length === 0 || (manifest.layers.length > 1 && !isLayerStack(manifest.layers))) {
     const layers = manifest.layers.map(describeLayer).join('; ') || 'none';
     throw new RegistryError(
       'unsupported',
-      `${label} has ${manifest.layers.length} layers (${layers}); an OS image must be a single-file artifact (oras push with one file)`,
+      `${label} has ${manifest.layers.length} layers (${layers}); an OS image is a single-file artifact (oras push with one file) or a container image whose layers are all tar layers`,
     );
   }
-  const layer = manifest.layers[0]!;
-  if (!DIGEST_RE.test(layer.digest)) {
-    throw new RegistryError('unsupported', `${label}: layer digest ${layer.digest} is not sha256; only sha256 can be verified`);
+  for (const layer of manifest.layers) {
+    if (!DIGEST_RE.test(layer.digest)) {
+      throw new RegistryError('unsupported', `${label}: layer digest ${layer.digest} is not sha256; only sha256 can be verified`);
+    }
   }
+  const layers = manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType, title: l.annotations?.[TITLE_ANNOTATION] }));
   const configMediaType = manifest.config.mediaType;
   return {
     reference: ref,
     manifestDigest: fetched.digest,
+    ...(entry ? { platform: platformName(entry.platform) } : {}),
     artifactType: manifest.artifactType ?? (IMAGE_CONFIG_TYPES.has(configMediaType) ? undefined : configMediaType),
     configMediaType,
-    layer: {
-      digest: layer.digest,
-      size: layer.size,
-      mediaType: layer.mediaType,
-      title: layer.annotations?.[TITLE_ANNOTATION],
-    },
+    config: { digest: manifest.config.digest, size: manifest.config.size, mediaType: configMediaType },
+    layer: layers[0]!,
+    layers,
   };
 }

@@ -45,6 +45,19 @@ const noAmd64 = JSON.stringify({
   ],
 });
 const twoLayers = JSON.stringify({ schemaVersion: 2, config: EMPTY, layers: [layer('rootfs.tar.gz'), layer('extra.bin', `sha256:${'c'.repeat(64)}`)] });
+const IMAGE_CONFIG = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf('{"os":"linux"}'), size: 15 };
+const stackLayer = (mediaType: string, n: number) => ({ mediaType, digest: `sha256:${String(n).repeat(64)}`, size: 100 * n });
+const stack = JSON.stringify({
+  schemaVersion: 2,
+  mediaType: MEDIA_TYPES.ociManifest,
+  config: IMAGE_CONFIG,
+  layers: [
+    stackLayer('application/vnd.oci.image.layer.v1.tar+gzip', 1),
+    stackLayer('application/vnd.oci.image.layer.v1.tar+zstd', 2),
+    stackLayer('application/vnd.oci.image.layer.v1.tar', 3),
+    stackLayer('application/vnd.docker.image.rootfs.diff.tar.gzip', 4),
+  ],
+});
 const noLayers = JSON.stringify({ schemaVersion: 2, config: EMPTY, layers: [] });
 const schema1 = JSON.stringify({ schemaVersion: 1, name: 'os/a', tag: 'old', fsLayers: [] });
 
@@ -60,6 +73,7 @@ const content = new Map<string, [string, string]>([
   ['no-amd64', [MEDIA_TYPES.ociIndex, noAmd64]],
   ['two-layers', [MEDIA_TYPES.ociManifest, twoLayers]],
   ['no-layers', [MEDIA_TYPES.ociManifest, noLayers]],
+  ['stack', [MEDIA_TYPES.ociManifest, stack]],
   ['schema1', ['application/vnd.docker.distribution.manifest.v1+prettyjws', schema1]],
   // Served under the digest of another manifest: a registry (or a proxy) lying.
   [digestOf(arm).replace(/.$/, (c) => (c === '0' ? '1' : '0')), [MEDIA_TYPES.ociManifest, arm]],
@@ -100,7 +114,9 @@ test('an oras artifact: manifest digest, artifact type, config type and the one 
     manifestDigest: digestOf(oras),
     artifactType: 'application/vnd.shoal.rootfs.tar.gz',
     configMediaType: EMPTY.mediaType,
+    config: EMPTY,
     layer: { digest: LAYER_DIGEST, size: 1234, mediaType: 'application/vnd.oci.image.layer.v1.tar', title: 'rootfs.tar.gz' },
+    layers: [{ digest: LAYER_DIGEST, size: 1234, mediaType: 'application/vnd.oci.image.layer.v1.tar', title: 'rootfs.tar.gz' }],
   });
   const accept = String(registry.requests[0]!.headers.accept);
   for (const type of Object.values(MEDIA_TYPES)) assert.ok(accept.includes(type), `Accept names ${type}`);
@@ -113,7 +129,7 @@ test('oras before 1.1 put the artifact type in the config media type; applicatio
   assert.equal(resolved.layer.title, 'install.wim');
 });
 
-test('an OCI index: the linux/amd64 entry; a Docker list with one entry: that entry', async () => {
+test('an OCI index: this machine\'s entry (linux/amd64 here); a Docker list with one entry: that entry', async () => {
   const fromIndex = await client.resolve(`${registry.host}/os/a:multi`);
   assert.equal(fromIndex.manifestDigest, digestOf(oras));
   assert.equal(fromIndex.layer.title, 'rootfs.tar.gz');
@@ -128,6 +144,16 @@ test('refusals name the problem: no amd64 entry, several layers, no layer, schem
   await assert.rejects(client.resolve(`${registry.host}/os/a:two-layers`), refusal('unsupported', /2 layers \(rootfs\.tar\.gz .*; extra\.bin .*single-file artifact/));
   await assert.rejects(client.resolve(`${registry.host}/os/a:no-layers`), refusal('unsupported', /0 layers/));
   await assert.rejects(client.resolve(`${registry.host}/os/a:schema1`), refusal('unsupported', /not an OCI or Docker schema 2 manifest/));
+});
+
+test('a container image of several tar layers: every layer bottom first, the config, no title needed', async () => {
+  const resolved = await client.resolve(`${registry.host}/os/a:stack`);
+  assert.deepEqual(resolved.layers.map((l) => [l.digest, l.size, l.mediaType]), JSON.parse(stack).layers.map((l: { digest: string; size: number; mediaType: string }) => [l.digest, l.size, l.mediaType]));
+  assert.equal(resolved.layer, resolved.layers[0]);
+  assert.deepEqual(resolved.config, IMAGE_CONFIG);
+  assert.equal(resolved.artifactType, undefined);
+  assert.equal(resolved.platform, undefined, 'no index, no platform');
+  assert.equal((await client.resolve(`${registry.host}/os/a:multi`)).platform, 'linux/amd64');
 });
 
 test('a manifest whose bytes do not match the digest asked for is digest-mismatch', async () => {
