@@ -39,6 +39,7 @@ export function registryClient(ctx: StepContext): RegistryClient {
     username: reg?.username,
     password: ctx.inputs.registryPassword,
     log: (line, level) => ctx.log(line, level),
+    mirrors: reg?.mirrors,
     ...patienceOf(reg),
   });
   perStep.set(ctx.step, client);

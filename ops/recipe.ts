@@ -46,6 +46,11 @@ export const RegistryOptions = z.strictObject({
   ca_file: z.string().startsWith('/').optional(),
   username: z.string().optional(),
   password: Payload.optional(),
+  // Pull-through caches tried before the origin for everything fetched by digest (README "Registry mirrors").
+  mirrors: z
+    .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/, 'HOST or HOST:PORT (no scheme, no path)'))
+    .max(8, 'at most 8 mirrors')
+    .optional(),
   // Patience (README "Registry patience"): a transfer below low_speed_limit KiB/s for low_speed_time s is stalled
   // and reconnected; `retries` failed attempts without real progress end the pull; busy answers get busy_patience s.
   low_speed_limit: z.int().min(0).max(1024 * 1024).optional(),

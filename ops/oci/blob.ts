@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { formatBytes } from '../sizes.ts';
 import { Patience, formatDelay, pause, type RetryPolicy } from '../retry.ts';
 import { RegistryError } from './errors.ts';
 import { LowSpeedWatch, describeLowSpeed, type LowSpeedLimit } from './low-speed.ts';
@@ -14,12 +15,20 @@ export interface BlobTarget {
 /** GETs the blob, authenticated, with a `Range` header when `range` is given. */
 export type BlobFetcher = (range: string | undefined, signal: AbortSignal) => Promise<HttpResponse>;
 
-export interface BlobContext {
+/** Somewhere the blob can be fetched from: a mirror (pull-through cache) or the origin registry. */
+export interface BlobSource {
+  /** `HOST[:PORT]`, for messages. */
+  host: string;
+  mirror: boolean;
   fetch: BlobFetcher;
+}
+
+export interface BlobContext {
+  /** Tried in order: the mirrors, then the origin. A mirror that fails in any way hands over to the next source. */
+  sources: BlobSource[];
   target: BlobTarget;
   /** `host/repo@sha256:...`, for messages. */
   label: string;
-  registry: string;
   retry: RetryPolicy;
   lowSpeed: LowSpeedLimit;
   /** See realProgress. */
@@ -46,11 +55,18 @@ function rangeStart(header: string | string[] | undefined): number | undefined {
 }
 
 /** Turns errors thrown while reading a body into RegistryErrors (a dropped connection is a retryable `network` error). */
-function asRegistryError(err: unknown, ctx: BlobContext): unknown {
+function asRegistryError(err: unknown, ctx: BlobContext, source: BlobSource): unknown {
   if (err instanceof RegistryError) return err;
   // Socket, TLS and timeout errors carry a code; anything else is a bug and should surface as is.
-  if (err instanceof Error && 'code' in err) return connectionError(err, ctx.label, ctx.registry);
+  if (err instanceof Error && 'code' in err) return connectionError(err, source.mirror ? `mirror ${source.host}` : ctx.label, source.host);
   return err;
+}
+
+const sourceName = (source: BlobSource) => (source.mirror ? `mirror ${source.host}` : `the origin ${source.host}`);
+
+/** `1.0 MiB from mirror cache:5000, 23.0 MiB from the origin controller:8080`: which source served the blob's bytes. */
+function servedBy(served: Map<BlobSource, number>): string {
+  return [...served].map(([source, bytes]) => `${formatBytes(bytes)} from ${sourceName(source)}`).join(', ');
 }
 
 /** The failure in a few words for the retry log line, which names the blob already. */
@@ -72,9 +88,12 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
   const hash = createHash('sha256');
   const patience = new Patience(ctx.retry);
   const enough = realProgress(target.size, ctx.progressBytes);
+  const served = new Map<BlobSource, number>();
+  let current = 0;
   let done = 0;
   let sinceRefill = 0;
   for (;;) {
+    const source = ctx.sources[current]!;
     const stalled = new AbortController();
     const watch = new LowSpeedWatch(ctx.lowSpeed, () =>
       stalled.abort(new RegistryError('network', `${label}: transfer ${describeLowSpeed(ctx.lowSpeed)}`)),
@@ -82,14 +101,14 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
     const attemptSignal = AbortSignal.any([signal, stalled.signal]);
     try {
       watch.waiting();
-      const response = await ctx.fetch(done > 0 ? `bytes=${done}-` : undefined, attemptSignal);
+      const response = await source.fetch(done > 0 ? `bytes=${done}-` : undefined, attemptSignal);
       // Bytes the server resends that the consumer already has. Hashing goes
       // on from where it was: those bytes are skipped, never hashed twice, so
       // a server that ignores Range costs bandwidth but no restart of the hash.
       let skip = 0;
       if (response.statusCode === 200 && done > 0) {
         skip = done;
-        ctx.log(`oci: ${label}: the registry ignored the Range request; reading from byte 0 again and discarding the first ${done} bytes`);
+        ctx.log(`oci: ${label}: ${sourceName(source)} ignored the Range request; reading from byte 0 again and discarding the first ${done} bytes`);
       } else if (response.statusCode === 206 && done > 0) {
         const start = rangeStart(response.headers['content-range']);
         if (start !== done) {
@@ -125,6 +144,7 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
           hash.update(bytes);
           done += bytes.length;
           sinceRefill += bytes.length;
+          served.set(source, (served.get(source) ?? 0) + bytes.length);
           onProgress?.(done, target.size);
           yield bytes;
         }
@@ -134,7 +154,13 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
       throw new RegistryError('network', `the connection ended after ${done} of ${target.size} bytes`);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      const error = (stalled.signal.aborted ? stalled.signal.reason : asRegistryError(err, ctx)) as Error;
+      const error = (stalled.signal.aborted ? stalled.signal.reason : asRegistryError(err, ctx, source)) as Error;
+      if (current < ctx.sources.length - 1 && error instanceof RegistryError) {
+        // A mirror only ever makes a pull slower: whatever goes wrong there, the next source carries on.
+        current++;
+        ctx.log(`oci: ${label}: ${sourceName(source)}: ${retryReason(error, label)}; falling back to ${sourceName(ctx.sources[current]!)} at byte ${done}`, 'warn');
+        continue;
+      }
       const trouble = troubleOf(error);
       if (!trouble) throw error;
       if (sinceRefill >= enough) {
@@ -162,8 +188,15 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
   if (actual !== target.digest) {
     // Thrown before the generator returns, so the stream errors instead of
     // ending: a consumer such as tar must not take a damaged image for a good one.
-    throw new RegistryError('digest-mismatch', `${label}: the downloaded bytes have digest ${actual}; the artifact is damaged, re-push it`);
+    const mirrored = [...served.keys()].some((s) => s.mirror);
+    throw new RegistryError(
+      'digest-mismatch',
+      mirrored
+        ? `${label}: the downloaded bytes (${servedBy(served)}) have digest ${actual}; the mirror's copy or the artifact is damaged, re-push it`
+        : `${label}: the downloaded bytes have digest ${actual}; the artifact is damaged, re-push it`,
+    );
   }
+  if (ctx.sources.length > 1) ctx.log(`oci: ${label}: digest verified; ${servedBy(served)}`);
 }
 
 /**
@@ -214,33 +247,40 @@ export async function readBlobRange(
     );
   }
   const signal = opts.signal ?? new AbortController().signal;
-  return retrying(
-    async () => {
-      try {
-        const response = await ctx.fetch(`bytes=${start}-${endInclusive}`, signal);
-        let skip = 0;
-        if (response.statusCode === 200) {
-          skip = start;
-        } else if (response.statusCode !== 206) {
-          throw await responseError(response, label, NOT_FOUND_HINT);
-        } else if (rangeStart(response.headers['content-range']) !== start) {
-          response.body.destroy();
-          throw new RegistryError('unsupported', `${label}: asked for bytes ${start}-${endInclusive}, got Content-Range "${String(response.headers['content-range'])}"`);
-        }
-        const bytes = await take(response, skip, length);
-        if (bytes.length !== length) {
-          throw new RegistryError('network', `${label}: the connection ended after ${bytes.length} of ${length} bytes of the range`);
-        }
-        return bytes;
-      } catch (err) {
-        throw signal.aborted ? signal.reason : asRegistryError(err, ctx);
+  const read = async (source: BlobSource) => {
+    try {
+      const response = await source.fetch(`bytes=${start}-${endInclusive}`, signal);
+      let skip = 0;
+      if (response.statusCode === 200) {
+        skip = start;
+      } else if (response.statusCode !== 206) {
+        throw await responseError(response, label, NOT_FOUND_HINT);
+      } else if (rangeStart(response.headers['content-range']) !== start) {
+        response.body.destroy();
+        throw new RegistryError('unsupported', `${label}: asked for bytes ${start}-${endInclusive}, got Content-Range "${String(response.headers['content-range'])}"`);
       }
-    },
-    {
-      policy: ctx.retry,
-      signal,
-      onRetry: (err, trouble, delay, attempt) =>
-        ctx.log(`oci: ${label}: ${retryLine(trouble, retryReason(err, label), delay, 'retrying the ranged read')} (attempt ${attempt})`, 'warn'),
-    },
-  );
+      const bytes = await take(response, skip, length);
+      if (bytes.length !== length) {
+        throw new RegistryError('network', `${label}: the connection ended after ${bytes.length} of ${length} bytes of the range`);
+      }
+      return bytes;
+    } catch (err) {
+      throw signal.aborted ? signal.reason : asRegistryError(err, ctx, source);
+    }
+  };
+  for (const mirror of ctx.sources.slice(0, -1)) {
+    try {
+      return await read(mirror);
+    } catch (err) {
+      if (signal.aborted || !(err instanceof RegistryError)) throw err;
+      ctx.log(`oci: ${label}: ${sourceName(mirror)}: ${retryReason(err, label)}; reading the range from the next source`, 'warn');
+    }
+  }
+  const origin = ctx.sources.at(-1)!;
+  return retrying(() => read(origin), {
+    policy: ctx.retry,
+    signal,
+    onRetry: (err, trouble, delay, attempt) =>
+      ctx.log(`oci: ${label}: ${retryLine(trouble, retryReason(err, label), delay, 'retrying the ranged read')} (attempt ${attempt})`, 'warn'),
+  });
 }

@@ -32,6 +32,8 @@ export interface RegistryAuth {
 export interface StartRegistryOptions {
   auth?: RegistryAuth;
   tls?: boolean;
+  /** A pull-through cache of the registry at this URL (distribution's `proxy.remoteurl`). */
+  proxyOf?: string;
 }
 
 export interface TestRegistry {
@@ -244,7 +246,7 @@ storage:
 http:
   addr: ${host}
   secret: shoal-test-secret
-${tls ? `  tls:\n    certificate: ${tls.cert}\n    key: ${tls.key}\n` : ''}${authConfig(opts.auth, htpasswd, token)}`,
+${tls ? `  tls:\n    certificate: ${tls.cert}\n    key: ${tls.key}\n` : ''}${authConfig(opts.auth, htpasswd, token)}${opts.proxyOf ? `proxy:\n  remoteurl: ${opts.proxyOf}\n` : ''}`,
     );
     const url = `${tls ? 'https' : 'http'}://${host}`;
     const probe = new Agent({ connect: tls ? { ca: await readFile(tls.caFile, 'utf8') } : {} });
