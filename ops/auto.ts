@@ -27,7 +27,7 @@ import { runPlan, type StepImpl } from './runner.ts';
 import { imageSource, kernelSource, mergeSettings, settingOrigins, taskSource } from './settings.ts';
 import { STEPS } from './steps.ts';
 import { findTaskIso, namedDrives, readTaskDir, TASK_FILES, TASK_MOUNT, TaskIsoError, type Drive, type MountFn, type Task } from './task-iso.ts';
-import { NetworkUnreachable, registryEndpoint, waitForRegistry } from './net-wait.ts';
+import { NetworkUnreachable, registryEndpoints, waitForRegistry } from './net-wait.ts';
 
 /** Same meanings as the CLI's exit codes. */
 export const AUTO_EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3, interrupted: 130 } as const;
@@ -256,8 +256,9 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       const disk = args.disk ?? recipe.target_disk;
       await waitForDisk(disk, args.taskWaitSeconds, opts, (m) => say(m));
       // Before the recipe's payloads are fetched and the image is pulled: DHCP may still be at work.
-      const registry = registryEndpoint(recipe.oci_url, [...(recipe.registry?.plain_http ?? []), ...(args.plainHttp ?? [])]);
-      if (registry && args.netWaitSeconds > 0) await waitForRegistry(registry, args.netWaitSeconds, { say, signal: opts.signal, pollMs: opts.pollMs });
+      const plain = [...(recipe.registry?.plain_http ?? []), ...(args.plainHttp ?? [])];
+      const sources = registryEndpoints(recipe.oci_url, recipe.registry?.mirrors ?? [], plain);
+      if (args.netWaitSeconds > 0) await waitForRegistry(sources, args.netWaitSeconds, { say, signal: opts.signal, pollMs: opts.pollMs });
       const machine = { ...(opts.machine ?? (await machineFacts())), serial };
       const prepared: Prepared = await prepareInstall(recipe, { disk: args.disk, plainHttp: args.plainHttp, machine, lock: true, signal: opts.signal });
       diskLock = prepared.lock;

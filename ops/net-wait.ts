@@ -15,20 +15,28 @@ export interface Endpoint {
 
 export const shownEndpoint = (e: Endpoint) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
 
-/** The registry's host and port from an image reference (no port: 80 for a plain-HTTP registry, else 443). */
-export function registryEndpoint(ociUrl: string | undefined, plainHttp: readonly string[]): Endpoint | undefined {
-  if (!ociUrl) return undefined;
+/** `HOST[:PORT]` -> host and port (no port: 80 for a plain-HTTP registry, else 443). */
+function endpointOf(registry: string, plainHttp: readonly string[]): Endpoint | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(registry);
+  if (!m) return undefined;
+  const port = m[3] ? Number(m[3]) : schemePolicy(registry, plainHttp) === 'http' ? 80 : 443;
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+/**
+ * Where the image can come from: the registry of an image reference, then its mirrors (a pull goes on through a
+ * mirror when the origin does not answer). Empty without a usable reference.
+ */
+export function registryEndpoints(ociUrl: string | undefined, mirrors: readonly string[], plainHttp: readonly string[]): Endpoint[] {
+  if (!ociUrl) return [];
   let registry: string;
   try {
     registry = parseReference(ociUrl).registry;
   } catch {
     // A bad reference is the image step's to report, with its own words.
-    return undefined;
+    return [];
   }
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(registry);
-  if (!m) return undefined;
-  const port = m[3] ? Number(m[3]) : schemePolicy(registry, plainHttp) === 'http' ? 80 : 443;
-  return { host: (m[1] ?? m[2])!, port };
+  return [registry, ...mirrors].map((r) => endpointOf(r, plainHttp)).filter((e): e is Endpoint => e !== undefined);
 }
 
 export class NetworkUnreachable extends Error {
@@ -74,22 +82,31 @@ export interface NetWaitOptions {
   reportEveryMs?: number;
 }
 
-/** Wait up to `seconds` for the registry to accept a connection; NetworkUnreachable names it and what to check. */
-export async function waitForRegistry(endpoint: Endpoint, seconds: number, opts: NetWaitOptions): Promise<void> {
-  const shown = shownEndpoint(endpoint);
+/**
+ * Wait up to `seconds` until one of `endpoints` (the registry, then its mirrors) accepts a connection;
+ * NetworkUnreachable names the registry and what to check.
+ */
+export async function waitForRegistry(endpoints: readonly Endpoint[], seconds: number, opts: NetWaitOptions): Promise<void> {
+  const [endpoint] = endpoints;
+  if (!endpoint) return;
+  const mirrors = endpoints.slice(1).map(shownEndpoint);
+  const shown = `${shownEndpoint(endpoint)}${mirrors.length ? ` (or its mirror${mirrors.length > 1 ? 's' : ''} ${mirrors.join(', ')})` : ''}`;
   const started = Date.now();
   const deadline = started + seconds * 1000;
   let lastSaid: number | undefined;
   for (;;) {
     const left = Math.max(deadline - Date.now(), 1);
-    const outcome = await tryConnect(endpoint, Math.min(opts.connectTimeoutMs ?? 5000, left));
+    const outcomes = await Promise.all(endpoints.map((e) => tryConnect(e, Math.min(opts.connectTimeoutMs ?? 5000, left))));
     opts.signal?.throwIfAborted();
     const now = Date.now();
     const waited = Math.round((now - started) / 1000);
-    if (outcome === true) {
-      if (lastSaid !== undefined) opts.say(`the registry ${shown} is reachable (after ${waited} s)`);
+    const reached = outcomes.findIndex((o) => o === true);
+    if (reached >= 0) {
+      if (lastSaid !== undefined) opts.say(`the registry ${shownEndpoint(endpoints[reached]!)} is reachable (after ${waited} s)`);
       return;
     }
+    // Why the origin is not reachable says most about the network.
+    const outcome = outcomes[0] as string;
     if (now >= deadline) {
       throw new NetworkUnreachable(
         `the network is not up: the registry ${shown} could not be reached within ${seconds} s (${outcome})`,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { test } from 'node:test';
-import { NetworkUnreachable, registryEndpoint, waitForRegistry } from '../../ops/net-wait.ts';
+import { NetworkUnreachable, registryEndpoints, waitForRegistry } from '../../ops/net-wait.ts';
 
 /** A loopback port nothing listens on: bound, then closed (its number is ours to reuse). */
 async function closedPort(): Promise<number> {
@@ -23,13 +23,17 @@ const listen = (port: number) =>
     s.listen(port, '127.0.0.1', () => resolve(s));
   });
 
-test('the registry endpoint: the reference\'s host and port; without a port 443, or 80 when it is a plain-HTTP registry', () => {
-  assert.deepEqual(registryEndpoint('controller:8080/os-images/debian:12', []), { host: 'controller', port: 8080 });
-  assert.deepEqual(registryEndpoint('registry.example/os/debian:12', []), { host: 'registry.example', port: 443 });
-  assert.deepEqual(registryEndpoint('registry.example/os/debian:12', ['registry.example']), { host: 'registry.example', port: 80 });
-  assert.deepEqual(registryEndpoint('[fd00::1]:5000/os/debian:12', []), { host: 'fd00::1', port: 5000 });
-  assert.equal(registryEndpoint(undefined, []), undefined);
-  assert.equal(registryEndpoint('not a reference', []), undefined, 'a bad reference is the image step\'s to report');
+test('where the image comes from: the reference\'s registry (no port: 443, or 80 when plain HTTP), then its mirrors', () => {
+  assert.deepEqual(registryEndpoints('controller:8080/os-images/debian:12', [], []), [{ host: 'controller', port: 8080 }]);
+  assert.deepEqual(registryEndpoints('registry.example/os/debian:12', [], []), [{ host: 'registry.example', port: 443 }]);
+  assert.deepEqual(registryEndpoints('registry.example/os/debian:12', [], ['registry.example']), [{ host: 'registry.example', port: 80 }]);
+  assert.deepEqual(registryEndpoints('[fd00::1]:5000/os/debian:12', ['cache.rack7:5000', 'cache2'], ['cache2']), [
+    { host: 'fd00::1', port: 5000 },
+    { host: 'cache.rack7', port: 5000 },
+    { host: 'cache2', port: 80 },
+  ]);
+  assert.deepEqual(registryEndpoints(undefined, ['cache:1'], []), []);
+  assert.deepEqual(registryEndpoints('not a reference', [], []), [], 'a bad reference is the image step\'s to report');
 });
 
 test('a registry that comes up during the wait: the wait says so on the console, then ends as soon as it answers', async () => {
@@ -38,7 +42,7 @@ test('a registry that comes up during the wait: the wait says so on the console,
   let server: Server | undefined;
   const t0 = Date.now();
   try {
-    await waitForRegistry({ host: '127.0.0.1', port }, 30, {
+    await waitForRegistry([{ host: '127.0.0.1', port }], 30, {
       pollMs: 50,
       say: (m) => {
         said.push(m);
@@ -58,7 +62,7 @@ test('reachable at once: nothing is said', async () => {
   const server = await listen(0);
   try {
     const said: string[] = [];
-    await waitForRegistry({ host: '127.0.0.1', port: (server.address() as { port: number }).port }, 5, { say: (m) => said.push(m) });
+    await waitForRegistry([{ host: '127.0.0.1', port: (server.address() as { port: number }).port }], 5, { say: (m) => said.push(m) });
     assert.deepEqual(said, []);
   } finally {
     server.close();
@@ -68,7 +72,7 @@ test('reachable at once: nothing is said', async () => {
 test('never reachable: fails at the bound, naming the registry and what to check', async () => {
   const port = await closedPort();
   const t0 = Date.now();
-  await assert.rejects(waitForRegistry({ host: '127.0.0.1', port }, 1, { pollMs: 100, say: () => undefined }), (e: unknown) => {
+  await assert.rejects(waitForRegistry([{ host: '127.0.0.1', port }], 1, { pollMs: 100, say: () => undefined }), (e: unknown) => {
     assert.ok(e instanceof NetworkUnreachable);
     assert.equal(e.message, `the network is not up: the registry 127.0.0.1:${port} could not be reached within 1 s (connection refused (nothing listens on that port))`);
     assert.match(e.hint, /the cable and link of its NIC, that DHCP gives it an address .* shoal\.net_wait= sets how long to wait/);
@@ -78,10 +82,24 @@ test('never reachable: fails at the bound, naming the registry and what to check
   assert.ok(took >= 900 && took < 5000, `${took} ms`);
 });
 
+test('the origin is down but a mirror answers: the pull can go on, so the wait ends', async () => {
+  const port = await closedPort();
+  const mirror = await listen(0);
+  try {
+    const said: string[] = [];
+    const t0 = Date.now();
+    await waitForRegistry([{ host: '127.0.0.1', port }, { host: '127.0.0.1', port: (mirror.address() as { port: number }).port }], 30, { pollMs: 50, say: (m) => said.push(m) });
+    assert.ok(Date.now() - t0 < 5000);
+    assert.deepEqual(said, []);
+  } finally {
+    mirror.close();
+  }
+});
+
 test('the wait stops when auto mode is stopped', async () => {
   const port = await closedPort();
   const ctl = new AbortController();
   const t0 = Date.now();
-  await assert.rejects(waitForRegistry({ host: '127.0.0.1', port }, 60, { pollMs: 5000, signal: ctl.signal, say: () => ctl.abort() }));
+  await assert.rejects(waitForRegistry([{ host: '127.0.0.1', port }], 60, { pollMs: 5000, signal: ctl.signal, say: () => ctl.abort() }));
   assert.ok(Date.now() - t0 < 2000);
 });
