@@ -25,7 +25,7 @@ export interface BootDecision {
  * With no drive to wait for (none at all, or each one checked), give up this soon: a machine without virtual
  * media must not keep its technician waiting, while a BMC's USB CD-ROM still has a few seconds to show up.
  */
-export const DETECT_GRACE_SECONDS = 5;
+const DETECT_GRACE_SECONDS = 5;
 
 /** `systemd.wants=shoal-install-serial@ttyS0.service`: a technician asked for the installer on a serial line. */
 const SERIAL_UNIT = /^shoal-install-serial@[^\s/]+\.service$/;

@@ -13,7 +13,7 @@ export interface Endpoint {
   port: number;
 }
 
-export const shownEndpoint = (e: Endpoint) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
+const shownEndpoint = (e: Endpoint) => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
 
 /** `HOST[:PORT]` -> host and port (no port: 80 for a plain-HTTP registry, else 443). */
 function endpointOf(registry: string, plainHttp: readonly string[]): Endpoint | undefined {

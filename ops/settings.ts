@@ -23,9 +23,9 @@ import {
 } from './kargs.ts';
 import { shownUrl } from './report.ts';
 
-export const IMAGE_DEFAULTS_FILE = '/etc/shoal/shoal.conf';
+const IMAGE_DEFAULTS_FILE = '/etc/shoal/shoal.conf';
 /** The name of the settings file at the task ISO's root. */
-export const SHOAL_CONF = 'shoal.conf';
+const SHOAL_CONF = 'shoal.conf';
 /** A shoal.conf holds a few lines; anything bigger is not one, and is not read into memory. */
 export const MAX_CONF_BYTES = 64 * 1024;
 

@@ -22,7 +22,7 @@ export const TASK_FILES = {
 } as const;
 
 /** Where a live system's boot medium is mounted: live-boot (Debian), dracut's dmsquash-live, older live-boot. */
-export const BOOT_MEDIUM_MOUNTS: readonly string[] = ['/run/live/medium', '/run/initramfs/live', '/lib/live/mount/medium'];
+const BOOT_MEDIUM_MOUNTS: readonly string[] = ['/run/live/medium', '/run/initramfs/live', '/lib/live/mount/medium'];
 
 export interface Task {
   recipeText: string;
