@@ -118,6 +118,13 @@ test('two installs on one loop block device: the whole-disk flock is held (as sy
 test('SIGKILL mid-install: plan names the stale mounts and the command; the next install clears them and completes', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'killed.img'), '512M');
+  // Should the installer fail to clear them, the test does, so that no failure leaves mounts behind.
+  t.after(() => {
+    for (const loop of loopsOf(disk).split('\n').filter(Boolean)) {
+      for (const dir of new Set(sh(`lsblk --noheadings --output MOUNTPOINTS ${loop}`).match(/\/run\/shoal-install\/target-\w+/g) ?? [])) sh(`umount --recursive ${dir}`);
+      sh(`losetup -d ${loop}`);
+    }
+  });
   const first = await heldInstall('killed', disk);
   // Tar runs, so the target is mounted and being written, when the installer dies.
   const kids = await whenRunning(first.child.pid!, 'tar');
@@ -157,11 +164,12 @@ test('SIGTERM before the first step (a payload URL still loading): exit 130, a c
   const silent = await serve(() => asked());
   try {
     const recipe = await recipeFile('early', registry.host, { user_data: { url: `http://${silent.host}/user-data` } });
-    const run = runCli(installArgs(recipe, disk, 'early.jsonl'), {
-      onSpawn: (child) => void requested.then(() => child.kill('SIGTERM')),
+    let signalled = 0;
+    const r = await runCli(installArgs(recipe, disk, 'early.jsonl'), {
+      onSpawn: (child) => void requested.then(() => ((signalled = Date.now()), child.kill('SIGTERM'))),
     });
-    const r = await run;
     assert.equal(r.code, 130, `exit ${r.code}: ${r.stderr}`);
+    assert.ok(Date.now() - signalled < 10_000, `stopped at once, not when the fetch gave up (${Date.now() - signalled} ms)`);
     assert.match(r.stderr, /SIGTERM: stopping/);
     assert.match(r.stderr, /stopped before the install started: nothing was written/);
     assert.doesNotMatch(r.stderr, /at .*\.(ts|mjs):\d+/, 'no stack trace');
@@ -182,10 +190,12 @@ test('auto mode: SIGTERM before the first step: exit 130 and one clear failure',
   try {
     await writeFile(join(dir, 'recipe.json'), await readFile(await recipeFile('auto-early', registry.host, { target_disk: disk, user_data: { url: `http://${silent.host}/user-data` } })));
     await writeFile(join(dir, 'cmdline'), 'quiet shoal.auto\n');
+    let signalled = 0;
     const r = await runCli(['auto', '--cmdline', join(dir, 'cmdline'), '--task-dir', dir, '--log', join(dir, 'auto.jsonl')], {
-      onSpawn: (child) => void requested.then(() => child.kill('SIGTERM')),
+      onSpawn: (child) => void requested.then(() => ((signalled = Date.now()), child.kill('SIGTERM'))),
     });
     assert.equal(r.code, 130, `exit ${r.code}: ${r.stdout.slice(-2000)}${r.stderr}`);
+    assert.ok(Date.now() - signalled < 10_000, `stopped at once, not when the fetch gave up (${Date.now() - signalled} ms)`);
     assert.match(r.stdout, /stopped \(SIGINT\/SIGTERM\) before the install started/);
     assert.equal((r.stdout.match(/INSTALL FAILED/g) ?? []).length, 1);
     assert.equal(await sha256File(disk), before);
