@@ -177,10 +177,12 @@ test('shellcheck passes for scripts/*.sh', async (t) => {
 test('build_maintenance_os.sh: --help works without podman; bad options are refused before anything runs', () => {
   const script = join(REPO, 'scripts/build_maintenance_os.sh');
   const help = execFileSync('bash', [script, '--help'], { encoding: 'utf8' });
-  for (const flag of ['--output', '--rootfs', '--image-name', '--arch']) assert.ok(help.includes(flag), flag);
+  for (const flag of ['--flavour', '--output', '--webhook', '--set', '--rootfs', '--image-name', '--arch']) assert.ok(help.includes(flag), flag);
+  // Only options refused while they are read, or by the bootc flavour's first checks: the default flavour builds an ISO.
   for (const [args, message] of [
-    [['--rootfs', 'zfs'], /--rootfs must be ext4, xfs or btrfs/],
-    [['--arch', 's390x'], /--arch must be x86_64 or aarch64/],
+    [['--flavour', 'bootc', '--rootfs', 'zfs'], /--rootfs must be ext4, xfs or btrfs/],
+    [['--flavour', 'bootc', '--arch', 's390x'], /--arch must be x86_64 or aarch64/],
+    [['--flavour', 'nope'], /--flavour must be debian or bootc/],
     [['--output'], /--output needs a value/],
     [['--bogus'], /unknown argument: --bogus/],
   ] as const) {
