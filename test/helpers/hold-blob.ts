@@ -48,7 +48,8 @@ export async function holdBlob(upstreamServer: { url: string }, digest: string, 
           }
         });
         up.on('end', () => res.end());
-        up.on('error', () => res.destroy());
+        // Cut off mid-body as a dying registry does: a FIN after the last byte sent, so the client keeps them all.
+        up.on('error', () => res.socket?.end());
       },
     );
     out.on('error', () => res.destroy());

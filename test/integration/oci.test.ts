@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { RegistryClient, RegistryError, type RegistryClientOptions } from '../../ops/oci/client.ts';
 import { detectFormat, FORMAT_SNIFF_BYTES, peek } from '../../ops/oci/format.ts';
+import { holdBlob, type BlobHold } from '../helpers/hold-blob.ts';
 import {
   corruptBlob,
   missingRegistryTools,
@@ -295,6 +295,7 @@ describe('fault: the registry is killed mid-pull and restarted', () => {
   const SIZE = 64 * 1024 * 1024;
   let registry: TestRegistry;
   let proxy: Awaited<ReturnType<typeof countingProxy>>;
+  let hold: BlobHold;
   let work: string;
   let pushed: PushedArtifact;
 
@@ -305,10 +306,14 @@ describe('fault: the registry is killed mid-pull and restarted', () => {
     const file = join(work, 'big.bin');
     await writeFile(file, randomBytes(SIZE));
     pushed = await pushArtifact(registry, 'fault/big:1', file, { mediaType: 'application/octet-stream', artifactType: ROOTFS, title: 'big.bin' });
-    proxy = await countingProxy(registry.host);
+    // client -> counting proxy -> hold (an eighth of the blob, then nothing until released) -> registry
+    hold = await holdBlob(registry, pushed.digest, SIZE / 8);
+    proxy = await countingProxy(hold.host);
   });
   after(async () => {
     await proxy?.close();
+    hold?.release();
+    await hold?.close();
     await registry?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
@@ -317,43 +322,34 @@ describe('fault: the registry is killed mid-pull and restarted', () => {
     const { client, lines } = newClient({ plainHttp: ['127.0.0.1'], retry: { attempts: 10, baseDelayMs: 200, maxDelayMs: 1000 } });
     const resolved = await client.resolve(`${proxy.host}/fault/big:1`);
     proxy.reset();
-    let outage: Promise<void> | undefined;
-    let doneAtKill = 0;
-    const blob = client.openBlob(resolved, {
-      onProgress: (done) => {
-        if (outage || done < SIZE / 8) return;
-        doneAtKill = done;
-        outage = (async () => {
-          await registry.kill();
-          await sleep(1000);
-          await registry.restart();
-        })();
-      },
+    const blob = client.openBlob(resolved);
+    // The registry dies while the blob is known to be mid-transfer (held), and comes back.
+    const outage = hold.reached.then(async () => {
+      await registry.kill();
+      await registry.restart();
+      hold.release();
     });
     const hash = createHash('sha256');
     let delivered = 0;
     const started = Date.now();
-    // A slow consumer (like tar on a slow disk), so the registry is still sending when it dies.
     await pipeline(
       blob,
       new Writable({
-        highWaterMark: 64 * 1024,
         write(chunk: Buffer, _enc, cb) {
           hash.update(chunk);
           delivered += chunk.length;
-          setTimeout(cb, 1);
+          cb();
         },
       }),
     );
     await outage;
     const wire = proxy.received;
     const resumes = lines.filter((l) => l.includes('resuming at byte'));
-    t.diagnostic(`killed at ${doneAtKill} delivered bytes; ${resumes.length} retries; ${Date.now() - started} ms`);
+    t.diagnostic(`killed while held at ${SIZE / 8} bytes; ${resumes.length} retries; ${Date.now() - started} ms`);
     t.diagnostic(`bytes from the registry over the wire: ${wire} for a ${SIZE}-byte blob (${(wire / SIZE).toFixed(4)}x)`);
     for (const line of resumes) t.diagnostic(line);
     assert.equal(`sha256:${hash.digest('hex')}`, pushed.digest);
     assert.equal(delivered, SIZE);
-    assert.ok(doneAtKill > 0 && doneAtKill < SIZE, 'the registry died mid-transfer');
     const firstResume = Number(/resuming at byte (\d+)/.exec(resumes[0] ?? '')?.[1]);
     assert.ok(firstResume > 0 && firstResume < SIZE, `the pull resumed mid-blob (at ${firstResume}), not from 0 and not after the end`);
     assert.ok(wire <= SIZE * 1.05, `${wire} bytes fetched for ${SIZE}: more than 1.05x`);
