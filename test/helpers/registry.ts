@@ -54,8 +54,6 @@ export interface TestRegistry {
   kill(): Promise<void>;
   /** Starts the registry again on the same port and storage (killing it first if it runs). */
   restart(): Promise<void>;
-  /** Freezes the registry (SIGSTOP) for `ms`, then lets it go on: connections stay open and no byte flows. */
-  pause(ms: number): Promise<void>;
   /** Final cleanup: kills the registry and the token issuer, removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -300,13 +298,6 @@ ${tls ? `  tls:\n    certificate: ${tls.cert}\n    key: ${tls.key}\n` : ''}${aut
       restart: async () => {
         await kill();
         await launch();
-      },
-      pause: async (ms) => {
-        const child = entry.child;
-        if (!child) return;
-        child.kill('SIGSTOP');
-        await sleep(ms);
-        child.kill('SIGCONT');
       },
       stop: async () => {
         if (stopped) return;
