@@ -10,10 +10,12 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import fc from 'fast-check';
 import { runAuto } from '../../ops/auto.ts';
 import type { DiskFacts } from '../../ops/disks.ts';
 import type { InstallEvent } from '../../ops/events.ts';
 import { redactText } from '../../ops/exec.ts';
+import { renderPlan } from '../../ops/plan-text.ts';
 import type { MachineFacts } from '../../ops/machine.ts';
 import { makePlan, type StepName } from '../../ops/plan.ts';
 import { parseRecipe } from '../../ops/recipe.ts';
@@ -179,4 +181,31 @@ test('runner events: a failing command that echoes a short secret shows it nowhe
   assert.match(text, /would run mkfs\.ext4 on the root partition/);
   assert.match(text, /mkfs\.ext4: login failed for \*\*\*\n\*\*\*\nagain: \*\*\*/);
   assert.ok(all.includes('mkfs.ext4'));
+});
+
+test('property: whatever the secret fields hold, neither the plan text nor the plan as JSON contains them', () => {
+  const marked = fc.string({ maxLength: 40 }).map((s) => `SECRET-${s}-END`);
+  const payload = fc.oneof(
+    marked,
+    marked.map((s) => b64(`#cloud-config\n${s}\n`)),
+    marked.map((s) => b64(`<?xml version="1.0"?><unattend>${s}</unattend>`)),
+    marked.map((content) => ({ content })),
+  );
+  const fields = fc.record(
+    { user_data: payload, 'ks.cfg': payload, password: payload, env: fc.dictionary(fc.constantFrom('A', 'TOKEN'), marked) },
+    { requiredKeys: [] },
+  );
+  const facts: DiskFacts = { path: '/dev/sda', kind: 'block', name: 'sda', sizeBytes: 8 * 1024 ** 3, sectorSize: 512, readOnly: false, partitions: [], inUse: [], bootMedium: false };
+  fc.assert(
+    fc.property(fields, ({ password, ...docs }) => {
+      const recipe = parseRecipe(linux({ ...docs, ...(password !== undefined ? { registry: { username: 'u', password } } : {}) }));
+      const plan = makePlan(recipe, facts, machine, { stopBefore: 'bootloader-linux.service' });
+      const raw = [docs.user_data, docs['ks.cfg'], password].filter((v): v is string => typeof v === 'string');
+      for (const shown of [renderPlan(plan), JSON.stringify(plan)]) {
+        assert.ok(!shown.includes('SECRET-'), shown);
+        for (const r of raw) assert.ok(!shown.includes(r), r);
+      }
+    }),
+    { numRuns: 500 },
+  );
 });
