@@ -89,6 +89,23 @@ type Attempt =
   | { kind: 'busy'; reason: string; busy: Busy }
   | { kind: 'permanent'; reason: string };
 
+/** The most of a controller's answer that is read: `{"ok":true}` or an error page's first lines, not an endless body. */
+const ANSWER_LIMIT = 64 * 1024;
+
+async function answerText(stream: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= ANSWER_LIMIT) {
+      stream.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, ANSWER_LIMIT).toString('utf8');
+}
+
 async function attempt(url: string, body: string, target: WebhookTarget, timeoutMs: number, secrets: readonly string[], signal?: AbortSignal): Promise<Attempt> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', 'user-agent': `shoal-install/${DISPATCHER_VERSION}` };
@@ -100,7 +117,7 @@ async function attempt(url: string, body: string, target: WebhookTarget, timeout
     const res = await request(url, { method: 'POST', headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     status = res.statusCode;
     busy = busyAnswer(status, res.headers);
-    text = await res.body.text();
+    text = await answerText(res.body);
   } catch (e) {
     if (signal?.aborted) throw e;
     const why = timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);

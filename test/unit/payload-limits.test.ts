@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runAuto } from '../../ops/auto.ts';
 import { fetchBody, INPUT_LIMIT, InputError, readRegularFile } from '../../ops/bounded-input.ts';
+import { makeStatusReport, postStatus } from '../../ops/report.ts';
 import { runCli } from '../helpers/cli.ts';
 import { serve, type TestServer } from '../helpers/http-server.ts';
 
@@ -23,7 +24,7 @@ let endlessClosed: Promise<void> = Promise.resolve();
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'shoal-limits-'));
   server = await serve((req, res) => {
-    if (req.url === '/endless') {
+    if (req.url === '/endless' || req.url?.endsWith('/status-webhook/ENDLESS')) {
       // No Content-Length and no end: write as fast as the client reads, forever.
       res.writeHead(200, { 'content-type': 'text/plain' });
       const chunk = Buffer.alloc(1024 * 1024, 0x41);
@@ -142,4 +143,11 @@ test('auto mode: a shoal.recipe= URL that never ends is bad input (exit 2) namin
   const out = await runAuto({ cmdlineFile: join(dir, 'cmdline'), defaultsFile: join(dir, 'no-defaults'), logPath: join(dir, 'log.jsonl'), write: (l) => lines.push(l) });
   assert.equal(out.exitCode, 2, lines.join('\n'));
   assert.match(lines.join('\n'), /shoal\.recipe: http:\/\/127\.0\.0\.1:\d+\/endless sent more than the limit of 16\.0 MiB/);
+});
+
+test('a controller answer that never ends is read no further than its first 64 KiB', { timeout: 30_000 }, async () => {
+  const outcome = await postStatus({ url: `http://${server.host}`, serial: 'ENDLESS' }, makeStatusReport({ status: 'success' }), { retryDelaysMs: [] });
+  assert.ok(!outcome.delivered && /^HTTP 200 without \{"ok":true\}: A{100}/.test(outcome.reason), JSON.stringify(outcome).slice(0, 300));
+  await endlessClosed;
+  assert.ok(endlessSent < 32 * 1024 * 1024, `the controller sent ${endlessSent} bytes`);
 });
