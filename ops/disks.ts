@@ -110,10 +110,17 @@ const bootMount = (d: LsblkDevice) =>
   [d, ...(d.children ?? [])].flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m }))).find((x) => BOOT_MOUNTS.includes(x.m));
 
 /** The directory an install mounts its target under (linux/mounts.ts makes it with mkdtemp). */
-const INSTALL_DIR = /^(\/run\/shoal-install\/target-[^/]+|\/tmp\/shoal-install-target-[^/]+)(\/|$)/;
+const INSTALL_DIR = /(\/run\/shoal-install\/target-[^/]+|\/tmp\/shoal-install-target-[^/]+)(?=\/|$)/g;
 
-/** `/run/shoal-install/target-x/boot` -> `/run/shoal-install/target-x`; undefined for any other mountpoint. */
-export const installDirOf = (mountpoint: string): string | undefined => INSTALL_DIR.exec(mountpoint)?.[1];
+/**
+ * `/run/shoal-install/target-x/boot` -> `/run/shoal-install/target-x`; undefined for a mountpoint outside
+ * them. A live install binds /run into its target, so another install's mount shows up a second time inside
+ * it (`.../target-a/run/shoal-install/target-b`): that one belongs to target-b, never to the live target-a.
+ */
+export function installDirOf(mountpoint: string): string | undefined {
+  const dirs = [...mountpoint.matchAll(INSTALL_DIR)];
+  return dirs[0]?.index === 0 ? dirs.at(-1)![1] : undefined;
+}
 
 const mountsOf = (d: LsblkDevice) => [d, ...(d.children ?? [])].flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m })));
 
