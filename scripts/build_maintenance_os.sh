@@ -254,6 +254,18 @@ base_key() {
   } | sha256sum | cut -c1-16
 }
 
+unmount_beneath() {
+  # mmdebstrap mounts /proc, /sys and /dev/* in its target: a removal must not walk into the host's.
+  local m
+  awk -v d="$1" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
+    while read -r m; do umount --lazy "$m"; done
+}
+
+remove_tree() {
+  unmount_beneath "$1"
+  rm -rf "$1"
+}
+
 build_base() {
   # build_base KEY NODE_TGZ: the cached base layer's directory, built under a lock if absent.
   local key="$1" node_tgz="$2" dir="${CACHE_DIR}/base-$1"
@@ -261,13 +273,16 @@ build_base() {
   flock 9
   if [[ ! -f "${dir}/filesystem.squashfs" ]]; then
     local tmp="${CACHE_DIR}/.base-${key}.tmp"
-    rm -rf "$tmp"
+    remove_tree "$tmp"
     mkdir -p "$tmp"
     local t0=$SECONDS
     echo "==> base layer ${key}: not cached, building (about 5-10 minutes)"
-    bash "${ISO_DIR}/base.sh" "$tmp" "$RELEASE" "$MIRROR" "$SECURITY_MIRROR" "$node_tgz"
+    if ! bash "${ISO_DIR}/base.sh" "$tmp" "$RELEASE" "$MIRROR" "$SECURITY_MIRROR" "$node_tgz"; then
+      remove_tree "$tmp"
+      die "the base layer failed (see above)"
+    fi
     printf '%s\n' "$key" > "${tmp}/key"
-    rm -rf "$dir"
+    remove_tree "$dir"
     mv "$tmp" "$dir"
     echo "==> base layer ${key}: built in $((SECONDS - t0)) s"
     # Older bases only take space.
@@ -344,7 +359,7 @@ build_debian() {
   mkdir -p "$CACHE_DIR" "$OUTPUT_DIR"
   CACHE_DIR="$(cd "$CACHE_DIR" && pwd)"
   OUTPUT_DIR="$(cd "$OUTPUT_DIR" && pwd)"
-  local t0=$SECONDS node_tgz key base commit work
+  local t0=$SECONDS node_tgz key base commit
   node_tgz="$(node_tarball)"
   key="$(base_key)"
   build_base "$key" "$node_tgz"
@@ -352,6 +367,7 @@ build_debian() {
   commit="$(git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
   if [[ "$commit" != unknown ]] && ! git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null; then commit="${commit}-dirty"; fi
 
+  # Global, for the EXIT trap.
   work="$(mktemp -d "${OUTPUT_DIR}/.iso.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
   echo "==> installer layer (commit ${commit})"

@@ -58,7 +58,10 @@ chroot "$root" dpkg-query -W -f '${Package}=${Version}\n' | sort > "${out}/packa
 kernel="$(find "${root}/boot" -maxdepth 1 -name 'vmlinuz-*' | sort | tail -n 1)"
 initrd="$(find "${root}/boot" -maxdepth 1 -name 'initrd.img-*' | sort | tail -n 1)"
 [[ -n "$kernel" && -n "$initrd" ]] || die "no kernel or initrd under ${root}/boot"
-chroot "$root" lsinitramfs "/boot/$(basename "$initrd")" | grep -qE '(^|/)scripts/live$' || die "the initrd has no live-boot scripts (live-boot-initramfs-tools)"
+# The initrd must have been made after live-boot's hook arrived (dpkg's initramfs trigger runs last). Not read with
+# lsinitramfs: trixie's, run in the chroot here, left the root with most of it deleted.
+live_script="${root}/usr/share/initramfs-tools/scripts/live"
+[[ -f "$live_script" && "$initrd" -nt "$live_script" ]] || die "the initrd was not made with live-boot's scripts (live-boot-initramfs-tools)"
 mv "$kernel" "${out}/vmlinuz"
 mv "$initrd" "${out}/initrd.img"
 
