@@ -9,6 +9,8 @@ export interface ExecOptions {
   input?: string | Buffer;
   /** Leave stdin open for the caller to stream into (spawn only). */
   stdinPipe?: boolean;
+  /** The caller reads stdout as a stream (a decompressor's output): not collected into the result (spawn only). */
+  stdoutStream?: boolean;
   cwd?: string;
   env?: Record<string, string>;
   /** Exit codes that are not failures (e.g. wipefs on an empty disk). */
@@ -82,6 +84,7 @@ function start(argv: string[], opts: ExecOptions): ResultPromise {
     extendEnv: true,
     stripFinalNewline: false,
     maxBuffer: 64 * 1024 * 1024,
+    ...(opts.stdoutStream ? { buffer: { stdout: false } } : {}),
     ...(opts.fd3 !== undefined
       ? // execa passes any descriptor number through; its types list only 3-9.
         { stdio: ['ignore', 'pipe', 'pipe', opts.fd3 as 3] as const }

@@ -7,6 +7,7 @@ export interface ProgressSnapshot {
   rate: number;
   etaSeconds?: number;
   idleSeconds?: number;
+  phase?: string;
 }
 
 /**
@@ -18,6 +19,8 @@ export class ProgressMeter {
   private lastEmit = 0;
   private lastMoved: number;
   bytes = 0;
+  /** Which part is under way (`layer 2 of 5`), named in every event from setPhase on. */
+  private phase?: string;
 
   constructor(
     readonly total: number | undefined,
@@ -42,6 +45,13 @@ export class ProgressMeter {
     this.emit(this.snapshot());
   }
 
+  /** A new part begins (`layer 3 of 5`): said at once, not at the next throttled update. */
+  setPhase(phase: string): void {
+    this.phase = phase;
+    this.lastEmit = this.clock();
+    this.emit(this.snapshot());
+  }
+
   /** The same count again, now: called while the step runs, whether or not anything moved. */
   pulse(): void {
     if (this.total !== undefined && this.bytes >= this.total) return;
@@ -55,6 +65,13 @@ export class ProgressMeter {
     const rate = first && last && seconds > 0 ? (last.bytes - first.bytes) / seconds : 0;
     const etaSeconds = this.total !== undefined && rate > 0 ? Math.max(0, (this.total - this.bytes) / rate) : undefined;
     const idleMs = this.clock() - this.lastMoved;
-    return { bytes: this.bytes, total: this.total, rate, etaSeconds, ...(idleMs >= IDLE_AFTER_MS ? { idleSeconds: Math.floor(idleMs / 1000) } : {}) };
+    return {
+      bytes: this.bytes,
+      total: this.total,
+      rate,
+      etaSeconds,
+      ...(idleMs >= IDLE_AFTER_MS ? { idleSeconds: Math.floor(idleMs / 1000) } : {}),
+      ...(this.phase ? { phase: this.phase } : {}),
+    };
   }
 }

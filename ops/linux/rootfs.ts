@@ -4,12 +4,15 @@ import { commandLine } from '../exec.ts';
 import { artifactDescription, openArtifact, resolveArtifact } from '../image-source.ts';
 import type { ImageFormat } from '../oci/format.ts';
 import type { Plan } from '../plan.ts';
-import { StepError, type StepImpl } from '../runner.ts';
+import { StepError, type StepContext, type StepImpl } from '../runner.ts';
 import { renderFstab } from './fstab.ts';
 import { mountOptions, mountOrder } from './mounts.ts';
 import { mountTarget } from './mounts.ts';
 import { partitionDevice } from '../disks.ts';
 import { existsInRoot, inImage, writeFileInRoot } from '../in-root.ts';
+import { checkBootable, describeBootable } from './bootable.ts';
+import { BuilderLeftovers } from './builder-leftovers.ts';
+import { applyLayers, describeLayers, imageDescription, isLayeredImage } from './layers.ts';
 
 /** The fast system decompressors, reading the layer on stdin. */
 const DECOMPRESSOR: Record<Exclude<ImageFormat, 'wim'>, string | undefined> = { tar: undefined, gzip: 'pigz -dc', zstd: 'zstd -dc', xz: 'xz -dc -T0' };
@@ -54,8 +57,10 @@ export const imageLinuxStep: StepImpl = {
     const root = '/run/shoal-install/target-XXXX';
     return [
       ...mountOrder(plan.partitions).map((p) => commandLine(['mount', ...mountOptions(p), partitionDevice(device, p.number), join(root, p.mountpoint!)])),
-      `GET ${plan.recipe.oci_url} (manifest, then its one layer; sha256 checked as it streams)`,
-      `${commandLine(unpackCommand(root, 'zstd')).replace('zstd -dc', '<pigz|zstd|xz> -dc')} < layer`,
+      `GET ${plan.recipe.oci_url} (manifest; from an index, the one for this machine's platform; its digest is logged and reported)`,
+      `a single-file artifact: ${commandLine(unpackCommand(root, 'zstd')).replace('zstd -dc', '<pigz|zstd|xz> -dc')} < layer (sha256 checked as it streams)`,
+      ...describeLayers().map((l, i) => (i === 0 ? `a container image: ${l}` : l)),
+      ...(plan.steps.includes('bootloader-linux.service') ? [describeBootable()] : []),
       `write ${root}/etc/fstab (every filesystem and swap by UUID)`,
     ];
   },
@@ -68,24 +73,39 @@ export const imageLinuxStep: StepImpl = {
     if (artifact.kind === 'wim') {
       throw new StepError(`${ctx.plan.recipe.oci_url} is a Windows WIM, not a Linux rootfs`, 'use task_target install-windows.target for this image, or pick a rootfs image');
     }
-    ctx.log(artifactDescription(artifact));
+    ctx.log(isLayeredImage(artifact.resolved) ? imageDescription(artifact.resolved) : artifactDescription(artifact));
   },
   async run(ctx) {
     const root = await mountTarget(ctx);
-    const { stream, format } = await openArtifact(ctx);
-    if (format === 'wim') throw new StepError('the layer is a WIM image, not a rootfs tarball');
-    const tar = ctx.spawn(unpackCommand(root, format), { stdinPipe: true });
-    const feeding = pipeline(stream, tar.child.stdin!);
-    feeding.catch(() => tar.child.kill());
-    const [fed, extracted] = await Promise.allSettled([feeding, tar.done]);
-    // A broken download explains a killed tar; a tar failure (disk full) explains a broken pipe.
-    if (fed.status === 'rejected' && !isPipeError(fed.reason)) throw fed.reason;
-    if (extracted.status === 'rejected') throw extracted.reason;
-    if (fed.status === 'rejected') throw fed.reason;
+    if (isLayeredImage((await resolveArtifact(ctx)).resolved)) {
+      const leftovers = new BuilderLeftovers(root, ctx.log);
+      await applyLayers(ctx, root, (i) => leftovers.afterLayer(i));
+      await leftovers.finish();
+    } else {
+      await unpackArtifact(ctx, root);
+    }
     if (!(await existsInRoot(root, 'etc/os-release')) && !(await existsInRoot(root, 'usr/lib/os-release'))) {
       throw new StepError('the unpacked image has no etc/os-release', 'is the artifact a rootfs tarball with directories relative to / ?');
+    }
+    if (ctx.plan.steps.includes('bootloader-linux.service')) {
+      const boot = await checkBootable(root);
+      ctx.log(`bootable: kernel ${boot.kernel}, initramfs ${boot.initramfs}, GRUB modules in ${boot.grubModules}`);
     }
     const fstab = await writeFileInRoot(root, 'etc/fstab', renderFstab(ctx.plan.partitions, ctx.state.fsUuids, mountOrder(ctx.plan.partitions)), { log: ctx.log });
     ctx.log(`wrote ${inImage(root, fstab)}`);
   },
 };
+
+/** A single-file artifact's one tarball, as it has always been unpacked: `decompressor | tar` in one shell. */
+async function unpackArtifact(ctx: StepContext, root: string): Promise<void> {
+  const { stream, format } = await openArtifact(ctx);
+  if (format === 'wim') throw new StepError('the layer is a WIM image, not a rootfs tarball');
+  const tar = ctx.spawn(unpackCommand(root, format), { stdinPipe: true });
+  const feeding = pipeline(stream, tar.child.stdin!);
+  feeding.catch(() => tar.child.kill());
+  const [fed, extracted] = await Promise.allSettled([feeding, tar.done]);
+  // A broken download explains a killed tar; a tar failure (disk full) explains a broken pipe.
+  if (fed.status === 'rejected' && !isPipeError(fed.reason)) throw fed.reason;
+  if (extracted.status === 'rejected') throw extracted.reason;
+  if (fed.status === 'rejected') throw fed.reason;
+}
