@@ -37,7 +37,9 @@ export function partitionCommands(plan: Plan, device: string): string[][] {
 }
 
 /** How often to pick another loop device when a process takes the free one between the look and the attach. */
-const ATTACH_TRIES = 5;
+// Installs started together all get the same device from `losetup --find` until the first one has attached it:
+// enough tries, at random intervals, for a rack of installs on one machine to sort themselves out.
+const ATTACH_TRIES = 40;
 
 /**
  * Attach the image to a loop device picked beforehand, so that its detach is registered before the attach can
@@ -78,7 +80,7 @@ async function attachImage(ctx: StepContext): Promise<string> {
     } else if (tries >= ATTACH_TRIES) {
       throw new StepError(`no free loop device could be locked for ${image} (last tried ${loop})`, 'see "losetup --list" for what holds them');
     }
-    await sleep(100, undefined, { signal: ctx.signal });
+    await sleep(50 + Math.random() * 200, undefined, { signal: ctx.signal });
   }
 }
 
