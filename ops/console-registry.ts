@@ -4,6 +4,7 @@
  */
 import { RegistryClient, RegistryError } from './oci/client.ts';
 import { formatFromMetadata, type ImageFormat } from './oci/format.ts';
+import { osFromLabels, readImageConfig } from './oci/image-config.ts';
 import { formatReference } from './oci/reference.ts';
 
 export interface RegistryCredentials {
@@ -17,8 +18,15 @@ export interface ImageInfo {
   /** The full reference, as the recipe's oci_url will name it. */
   reference: string;
   manifestDigest: string;
-  /** The one layer's size, media type and file name. */
+  /** The platform the index offered for this machine (`linux/amd64`), when the reference names an index. */
+  platform?: string;
+  /** Bytes to pull: every layer together. */
   size: number;
+  /** 1 for a single-file artifact. */
+  layers: number;
+  /** The OS as the image config's labels name it (`Debian 12`), before anything is pulled. */
+  osName?: string;
+  /** The first layer's media type and file name. */
   mediaType: string;
   artifactType?: string;
   title?: string;
@@ -106,14 +114,19 @@ export function openRegistry(host: string, opts: BrowserOptions = {}): RegistryB
     inspect: (reference) =>
       guard(async () => {
         const r = await client.resolve(reference);
+        const config = await readImageConfig((location, start, end) => client.readBlobRange(location, start, end), r);
+        const kind = osOf(r.artifactType, r.layer);
         return {
           reference: formatReference(r.reference),
           manifestDigest: r.manifestDigest,
-          size: r.layer.size,
+          ...(r.platform ? { platform: r.platform } : {}),
+          size: r.layers.reduce((sum, l) => sum + l.size, 0),
+          layers: r.layers.length,
+          ...(config && osFromLabels(config.labels) ? { osName: osFromLabels(config.labels) } : {}),
           mediaType: r.layer.mediaType,
           artifactType: r.artifactType,
           title: r.layer.title,
-          ...osOf(r.artifactType, r.layer),
+          ...(config?.os === 'linux' && kind.os === 'unknown' ? { os: 'linux' as const } : kind),
         };
       }),
     close: () => client.close(),

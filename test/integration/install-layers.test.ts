@@ -8,6 +8,7 @@ import { chmod, chown, link, mkdir, mkdtemp, readdir, rm, symlink, writeFile } f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { openRegistry } from '../../ops/console-registry.ts';
 import { resultOf, runCli } from '../helpers/cli.ts';
 import { inspectImage, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
@@ -252,4 +253,25 @@ test('a layer writing through an earlier layer\'s symlink to the host is refused
   assert.ok(fail?.type === 'step-fail' && fail.step === 'image-linux.service');
   assert.match(fail.message, new RegExp(`layer 2 of 2: the entry /esc/pwned cannot be unpacked: /esc on its way is a symlink to ${hostSide}`));
   assert.deepEqual(await readdir(hostSide), ['victim'], 'nothing was written on the host');
+});
+
+test('the console\'s image facts come from the index, manifest and config alone: platform digest, layers, total size, OS from labels', async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const tree = join(work, 'facts');
+  await put(tree, 'usr/lib/os-release', 'ID=facts\n');
+  const tar = layerTar(tree, join(work, 'facts.tar'));
+  const labels = { 'org.opencontainers.image.title': 'Debian bootc', 'org.opencontainers.image.version': '13.2' };
+  const spec = (architecture: string): ImageSpec => ({ layers: [{ tar, compression: 'gzip' }, { tar, compression: 'zstd' }], architecture, labels });
+  const index = await pushIndex(registry, 'os/facts:1', [spec(otherArch), spec(machineArch)]);
+  const browser = openRegistry(registry.host, { plainHttp: [registry.host] });
+  try {
+    const info = await browser.inspect(`${registry.host}/os/facts:1`);
+    const sizes = sh(`pigz -c < ${tar} | wc -c; zstd -q -c < ${tar} | wc -c`).trim().split('\n').map(Number);
+    assert.deepEqual(
+      { digest: info.manifestDigest, platform: info.platform, layers: info.layers, size: info.size, osName: info.osName, os: info.os },
+      { digest: index.manifestDigests[1], platform: `linux/${machineArch}`, layers: 2, size: sizes[0]! + sizes[1]!, osName: 'Debian bootc 13.2', os: 'linux' },
+    );
+  } finally {
+    await browser.close();
+  }
 });

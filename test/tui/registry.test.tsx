@@ -74,6 +74,20 @@ test('typing a reference: looked up, its facts shown, chosen; a Windows WIM lead
   assert.match(ui.frame(), /EFI \+ MSR \+ Windows/);
 });
 
+test('a container image: the OS from its labels, the layer count, the total size and the platform\'s digest, before any pull', async () => {
+  const h = makeSession();
+  const ui = await toImage(h);
+  await ui.waitFor('Repositories (2)');
+  await ui.press('t');
+  await ui.waitFor('Image reference (HOST[:PORT]/REPO:TAG');
+  await ui.type('registry.test:5000/os-images/bootc-debian:13');
+  await ui.press(KEY.enter);
+  await ui.waitFor('Linux container image');
+  assert.match(ui.frame(), /OS\s+Debian bootc 13\.2/);
+  assert.match(ui.frame(), /Size\s+742 MiB in 5 layers/);
+  assert.match(ui.frame(), /Digest\s+sha256:9f9f9f9f[\s\S]*\(linux\/amd64\)/);
+});
+
 test('with no registry set, the Image screen asks for a reference; h names the registry to browse', async () => {
   const h = makeSession({ registry: null });
   const ui = await toImage(h);

@@ -27,7 +27,13 @@ const errorOf = (s: AsyncState<unknown>) => (s.status === 'error' ? s.error : un
 const isAuth = (s: AsyncState<unknown>) => s.status === 'error' && s.error.name === 'RegistryAuthRequired';
 
 export const kindOf = (i: ImageInfo) =>
-  i.os === 'windows' ? 'Windows WIM' : i.os === 'linux' ? `Linux rootfs${i.format ? ` (${i.format})` : ''}` : 'unknown: the first bytes will tell (installed as Linux)';
+  i.os === 'windows'
+    ? 'Windows WIM'
+    : i.layers > 1
+      ? 'Linux container image'
+      : i.os === 'linux'
+        ? `Linux rootfs${i.format ? ` (${i.format})` : ''}`
+        : 'unknown: the first bytes will tell (installed as Linux)';
 
 function Details({ info, lines }: { info: AsyncState<ImageInfo | undefined>; lines: number }) {
   const theme = useTheme();
@@ -42,8 +48,9 @@ function Details({ info, lines }: { info: AsyncState<ImageInfo | undefined>; lin
   const rows: [string, string, string?, number?][] = [
     ['Reference', i.reference],
     ['Kind', kindOf(i), i.os === 'unknown' ? theme.colour.warn : theme.colour.ok],
-    ['Size', formatBytes(i.size)],
-    ['Digest', i.manifestDigest, undefined, 2],
+    ...(i.osName ? [['OS', i.osName] as [string, string]] : []),
+    ['Size', i.layers > 1 ? `${formatBytes(i.size)} in ${i.layers} layers` : formatBytes(i.size)],
+    ['Digest', i.platform ? `${i.manifestDigest} (${i.platform})` : i.manifestDigest, undefined, 2],
     ['Media type', i.mediaType],
     ['Artifact', i.artifactType ?? '-'],
     ['File', i.title ?? '-'],
