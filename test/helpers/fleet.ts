@@ -6,7 +6,7 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { resultOf, runCli, type CliRun } from './cli.ts';
 import { makeDiskImage } from './disk.ts';
 
@@ -136,5 +136,7 @@ export async function runFleet(opts: { dir: string; name: string; count: number;
     ),
   );
   const wallMs = Date.now() - started;
+  // Every install has detached its disk by now (the CLI exited); the images only take room.
+  await Promise.all(prepared.map(({ recipe, disk }) => Promise.all([rm(recipe), rm(disk)])));
   return { runs, wallMs, succeeded: runs.filter((r) => r.code === 0 && resultOf(r)?.ok === true).length };
 }
