@@ -19,6 +19,17 @@ export async function sha256File(path: string): Promise<string> {
 
 export const loopsOf = (image: string) => sh(`losetup --noheadings --output NAME --associated ${image}`).trim();
 
+/**
+ * The loop devices still attached to an image once detaching has had time to finish: `losetup -d` of a device
+ * some other process has open (a probe by another test) only marks it, and the kernel lets go at the last close.
+ */
+export async function loopsLeft(image: string, timeoutMs = 5000): Promise<string> {
+  for (const deadline = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 100))) {
+    const left = loopsOf(image);
+    if (!left || Date.now() > deadline) return left;
+  }
+}
+
 /** Attach an installed image to look at it; `release` unmounts and detaches whatever was opened. */
 export async function inspectImage(image: string, mountBase: string) {
   const loop = sh(`losetup --find --show --partscan --read-only ${image}`).trim();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { resultOf, runCli } from '../helpers/cli.ts';
-import { inspectImage, loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
+import { inspectImage, loopsLeft, loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
 import { holdBlob } from '../helpers/hold-blob.ts';
 import { waitGone, whenRunning } from '../helpers/processes.ts';
@@ -65,13 +65,18 @@ async function heldInstall(name: string, disk: string) {
 
 const ownMounts = async (dir: string) => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4]?.startsWith(dir));
 
-test('two installs on one image file: the second is refused at once (exit 3) naming the holder; the first completes alone', async (t) => {
+test('two installs on one image file: the second (CLI, then auto mode) is refused at once (exit 3) naming the holder; the first completes alone', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'two.img'), '512M');
   const first = await heldInstall('first', disk);
   const started = Date.now();
   const second = await runCli(installArgs(await recipeFile('second', registry.host), disk, 'second.jsonl'));
   const took = Date.now() - started;
+  // Auto mode too: the same job from a task ISO is refused, and says why.
+  const task = await mkdtemp(join(work, 'two-auto-'));
+  await writeFile(join(task, 'recipe.json'), await readFile(await recipeFile('two-auto', registry.host, { target_disk: disk })));
+  await writeFile(join(task, 'cmdline'), 'quiet shoal.auto\n');
+  const auto = await runCli(['auto', '--cmdline', join(task, 'cmdline'), '--task-dir', task, '--log', join(task, 'auto.jsonl')]);
   first.hold.release();
   const r1 = await first.done;
   await first.hold.close();
@@ -82,6 +87,8 @@ test('two installs on one image file: the second is refused at once (exit 3) nam
   assert.ok(took < 20_000, `refused at once, not after waiting (${took} ms)`);
   assert.equal(second.events.length, 0, 'the second run started nothing');
   assert.ok(!existsSync(join(work, 'second.jsonl')), 'the second run opened no log');
+  assert.equal(auto.code, 3, auto.stdout.slice(-2000));
+  assert.match(auto.stdout, new RegExp(`another install holds ${disk}: process ${first.child.pid} `));
 
   assert.equal(r1.code, 0, r1.stdout.slice(-3000) + r1.stderr);
   const fsUuid = resultOf(r1)!.partitions[0]!.fsUuid;
@@ -91,7 +98,7 @@ test('two installs on one image file: the second is refused at once (exit 3) nam
   } finally {
     await look.release();
   }
-  assert.equal(loopsOf(disk), '');
+  assert.equal(await loopsLeft(disk), '');
 });
 
 test('two installs on one loop block device: the whole-disk flock is held (as systemd tools see it) and the second is refused', async (t) => {
@@ -151,7 +158,7 @@ test('SIGKILL mid-install: plan names the stale mounts and the command; the next
   assert.ok(cleared?.type === 'log', 'the install said what it cleared');
   assert.match(cleared.message, new RegExp(`unmounted ${dir} and detached ${loop}`));
   assert.deepEqual(await ownMounts(dir), [], `${dir} is unmounted`);
-  assert.equal(loopsOf(disk), '');
+  assert.equal(await loopsLeft(disk), '');
 });
 
 test('SIGTERM before the first step (a payload URL still loading): exit 130, a clean message, nothing written', async (t) => {

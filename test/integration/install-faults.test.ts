@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import { resultOf, runCli } from '../helpers/cli.ts';
-import { loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
+import { loopsLeft, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
 import { holdBlob } from '../helpers/hold-blob.ts';
 import { alive, whenRunning } from '../helpers/processes.ts';
@@ -148,7 +148,7 @@ test('a blob whose bytes do not match its digest fails image-linux.service and c
   const result = resultOf(r)!;
   assert.equal(result.failedStep, 'image-linux.service');
   assert.match(result.message!, /digest|sha256/i);
-  assert.equal(loopsOf(disk), '', 'loop device detached');
+  assert.equal(await loopsLeft(disk), '', 'loop device detached');
   assert.deepEqual(await stillMounted('corrupt.jsonl'), [], 'nothing left mounted');
 });
 
@@ -225,7 +225,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const result = resultOf(r)!;
       assert.equal(result.failedStep, 'image-linux.service');
       assert.match(result.message!, /aborted/);
-      assert.equal(loopsOf(disk), '', 'loop device detached');
+      assert.equal(await loopsLeft(disk), '', 'loop device detached');
       assert.deepEqual(await stillMounted(log), [], 'nothing left mounted');
       assert.deepEqual(alive(kids), [], 'tar, the decompressor and their shell were stopped');
     } finally {
