@@ -206,7 +206,8 @@ sha256_of() {
 check_setting() {
   local s="$1"
   [[ "$s" =~ ^shoal\.[a-z0-9_]+(=.*)?$ ]] || die "--set wants shoal.KEY or shoal.KEY=VALUE (got '${s}')"
-  [[ "$s" != *$'\n'* && "$s" != *'#'* ]] || die "--set ${s%%=*}: a value cannot hold a newline or '#'"
+  [[ "$s" != *$'\n'* ]] || die "--set ${s%%=*}: a value cannot hold a newline"
+  [[ ! "$s" =~ [[:space:]]\# ]] || die "--set ${s%%=*}: a word that starts with '#' would be a comment"
   local unquoted="${s//\"*\"/}"
   [[ "$unquoted" != *\"* ]] || die "--set ${s%%=*}: unbalanced quote"
   [[ "$unquoted" != *[[:space:]]* ]] || die "--set ${s%%=*}: a value with spaces must be in double quotes"
@@ -322,8 +323,9 @@ build_layer() {
     [[ -f "${tree}/usr/lib/systemd/system/${u%%@*}" || -f "${tree}/usr/lib/systemd/system/${u%%@*}@.service" || -f "${tree}/usr/lib/systemd/system/${u}" ]] ||
       die "units/enabled names ${u}, which is not in units/"
   done
-  # systemctl --root reads the units' [Install] sections and makes the wants links inside the layer.
-  systemctl --root="$tree" enable "${units[@]}" >/dev/null
+  # systemctl --root reads the units' [Install] sections and makes the wants links inside the layer. The targets
+  # they name are in the base layer, not here: that warning is expected.
+  systemctl --root="$tree" --quiet enable "${units[@]}" 2> >(sed '/non-existent unit/d' >&2)
   # The top layer's directories are the merged root's: they must be root's and 0755, not mktemp's 0700.
   find "$tree" -type d -exec chmod 0755 {} +
   mksquashfs "$tree" "${out}/zz-shoal-install.squashfs" -comp zstd -all-root -noappend -quiet -no-progress

@@ -35,6 +35,8 @@ if ! mmdebstrap --variant=minbase --mode=root --format=directory \
 fi
 
 cp -a --no-preserve=ownership "${here}/rootfs/." "${root}/"
+# live-boot writes its interfaces file here (unused: networkd configures the NICs) and complains on the console without it.
+mkdir -p "${root}/etc/network"
 
 echo "==> Node $(basename "$node_tgz")"
 mkdir -p "${root}/usr/local/share/doc/node"
