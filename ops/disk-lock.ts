@@ -95,13 +95,7 @@ export async function lockDisk(path: string): Promise<DiskLock | undefined> {
     checkIntact() {
       if (released) return;
       if (locked.isFile() && fstatSync(fd).nlink === 0) throw new DiskError(`the disk image ${path} was deleted during the install: what was installed onto it is gone`);
-      const now = (() => {
-        try {
-          return statSync(path);
-        } catch {
-          return undefined;
-        }
-      })();
+      const now = statSync(path, { throwIfNoEntry: false });
       if (!now) throw new DiskError(`${path} disappeared during the install: what was installed onto it is gone`);
       if (!sameFile(locked, now)) throw new DiskError(`${path} was replaced by another file during the install: what was installed went to the old one`);
     },
