@@ -3,6 +3,7 @@ import { now, type EventSink, type InstallEvent, type InstallResult } from './ev
 import { run, spawn, redactText, type ExecOptions } from './exec.ts';
 import type { Plan, StepName } from './plan.ts';
 import { ProgressMeter } from './progress.ts';
+import { secretLines } from './public-recipe.ts';
 
 /** What the steps learn as they go and hand to the steps after them. */
 export interface InstallState {
@@ -160,6 +161,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
     }
   };
 
+  // How each secret input was read (README "Recipes"), by size and digest: the log's account of what went in.
+  for (const line of secretLines(plan.recipe)) emit({ type: 'log', at: now(), level: 'info', message: line });
   for (const s of plan.skipped) emit({ type: 'step-skip', at: now(), step: s, reason: 'left out by --stop-before' });
   const first = opts.resumeFrom ? Math.max(0, plan.steps.indexOf(opts.resumeFrom)) : 0;
   const earlier = plan.steps.slice(0, first);

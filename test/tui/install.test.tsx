@@ -148,7 +148,8 @@ test('--stop-before: the skipped steps show as skipped and the Done screen says 
   const h = makeSession({ stopBefore: 'bootloader-linux.service' });
   const ui = await atReview(h);
   assert.match(ui.frame(), /Erase sda/);
-  await ui.press(KEY.pageDown, KEY.pageDown, KEY.pageDown, KEY.pageDown);
+  // Page down to the end of the plan, however long it is (the name field keeps Home/End for itself).
+  for (let i = 0; i < 20 && !ui.frame().includes('bootloader-linux.service: skipped'); i++) await ui.press(KEY.pageDown);
   await ui.waitFor('bootloader-linux.service: skipped (--stop-before)');
   await ui.type('sda');
   await ui.press(KEY.enter);

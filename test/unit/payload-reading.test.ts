@@ -13,6 +13,9 @@ import type { MachineFacts } from '../../ops/machine.ts';
 import { readInline, resolveSecretText } from '../../ops/payload.ts';
 import { renderPlan } from '../../ops/plan-text.ts';
 import { prepareInstall } from '../../ops/prepare.ts';
+import { runPlan, type StepImpl } from '../../ops/runner.ts';
+import type { InstallEvent } from '../../ops/events.ts';
+import type { StepName } from '../../ops/plan.ts';
 import { parseRecipe } from '../../ops/recipe.ts';
 
 const machine: MachineFacts = { uefi: true, efivars: true, filesystems: ['vfat', 'ext4'], serial: 'SN1' };
@@ -82,4 +85,16 @@ test('the plan says which reading was taken, and warns when base64-looking text 
   assert.equal(textPlan.recipe.user_data?.reading, 'text');
   assert.ok(textPlan.warnings.some((w) => /^user_data: taken as text: it looks like base64, but does not decode to/.test(w)), textPlan.warnings.join('\n'));
   assert.ok(!renderPlan(textPlan).includes('Passw0rd1234'));
+});
+
+test('the install log says which reading was taken, by size and digest, before the first step', async () => {
+  const config = '#cloud-config\npassword: s3cr3t-in-user-data\n';
+  const { plan, inputs, secrets } = await prepareInstall(recipe({ user_data: b64(config), registry: { username: 'u', password: 'Passw0rd1234' } }), { machine, stopBefore: 'image-linux.service' });
+  const events: InstallEvent[] = [];
+  const step: StepImpl = { title: 'nothing', async run() {} };
+  await runPlan(plan, { steps: { 'partition.service': step } as Record<StepName, StepImpl>, inputs, secrets, onEvent: (e) => events.push(e) });
+  const logged = events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
+  assert.ok(logged.some((m) => /^user_data: inline base64 \(decoded: cloud-init user-data\), 44 bytes, sha256 [0-9a-f]{16}$/.test(m)), logged.join('\n'));
+  assert.ok(logged.includes('registry.password: inline text (taken literally)'), logged.join('\n'));
+  assert.ok(!JSON.stringify(events).includes('s3cr3t') && !JSON.stringify(events).includes('Passw0rd1234'));
 });
