@@ -22,7 +22,7 @@ import { PlanRefused, type StepName } from './plan.ts';
 import type { DiskLock } from './disk-lock.ts';
 import { prepareInstall, type Prepared } from './prepare.ts';
 import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
-import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, type WebhookTarget } from './report.ts';
+import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, type ReportedTarget, type WebhookTarget } from './report.ts';
 import { runPlan, type StepImpl } from './runner.ts';
 import { imageSource, kernelSource, mergeSettings, settingOrigins, taskSource } from './settings.ts';
 import { STEPS } from './steps.ts';
@@ -151,6 +151,7 @@ async function effectiveRecipe(recipe: Recipe, args: KernelArgs, dir: string | u
   const merged: Record<string, unknown> = { ...recipe };
   if (Object.values(registry).some((v) => v !== undefined)) merged.registry = JSON.parse(JSON.stringify(registry));
   if (args.image !== undefined) merged.oci_url = args.image;
+  if (args.diskHints !== undefined) merged.target_disk_hints = args.diskHints;
   if (args.kargs !== undefined) merged.kernel_args = args.kargs;
   try {
     return parseRecipe(merged);
@@ -160,9 +161,25 @@ async function effectiveRecipe(recipe: Recipe, args: KernelArgs, dir: string | u
   }
 }
 
+/** The disk the plan chose, as the webhook reports it. */
+function reportedTarget(plan: Prepared['plan']): ReportedTarget {
+  const t = plan.target;
+  return {
+    path: plan.disk.path,
+    ...(t?.given !== undefined ? { given: t.given } : {}),
+    chosen_by: t?.how ?? 'path',
+    ...(t?.hints ? { hints: t.hints } : {}),
+    why: t?.why ?? 'named by target_disk',
+    ...(plan.disk.serial ? { serial: plan.disk.serial } : {}),
+    ...(plan.disk.wwn ? { wwn: plan.disk.wwn } : {}),
+  };
+}
+
 /** The target disk may show up a little after boot (USB, RAID controllers): wait for its node, bounded. */
-async function waitForDisk(path: string, seconds: number, opts: AutoOptions, say: (m: string) => void): Promise<void> {
-  if (!path.startsWith('/dev/') || (await exists(path))) return;
+async function waitForDisk(path: string | undefined, seconds: number, opts: AutoOptions, say: (m: string) => void): Promise<void> {
+  if (!path?.startsWith('/dev/') || (await exists(path))) return;
+  // Without udev no /dev/disk/by-* link ever appears: the name is resolved from the disks' facts instead.
+  if (path.startsWith('/dev/disk/') && !(await exists('/dev/disk'))) return;
   say(`waiting up to ${seconds} s for ${path} to appear`);
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline && !(await exists(path))) await sleep(Math.min(opts.pollMs ?? 1000, 1000), undefined, { signal: opts.signal });
@@ -224,6 +241,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
   let failure: { step: string; message: string; hint?: string; exitCode: number } | undefined;
   let result: InstallResult | undefined;
   let diskLock: DiskLock | undefined;
+  let chosenDisk: ReportedTarget | undefined;
   /** Every secret known so far (the webhook secret, then the recipe's): kept out of the runner's events and the webhook's lines. */
   const knownSecrets: string[] = [];
 
@@ -262,6 +280,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       const machine = { ...(opts.machine ?? (await machineFacts())), serial };
       const prepared: Prepared = await prepareInstall(recipe, { disk: args.disk, plainHttp: args.plainHttp, machine, lock: true, signal: opts.signal });
       diskLock = prepared.lock;
+      chosenDisk = reportedTarget(prepared.plan);
       knownSecrets.push(...prepared.secrets);
       for (const w of prepared.plan.warnings) say(w, 'warn');
       write(renderPlan(prepared.plan).trimEnd());
@@ -307,6 +326,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
         started_at: startedAt,
         finished_at: now(),
         schema_id: schemaId ?? (recipe ? recipe.schema_version : undefined),
+        target_disk: chosenDisk,
       });
       // Stopped by a signal (shutdown, Ctrl+C): one quick attempt, no retries that would hold the shutdown up.
       const stopping = opts.signal?.aborted === true;

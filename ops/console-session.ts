@@ -7,6 +7,9 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { networkInterfaces, release } from 'node:os';
 import { join } from 'node:path';
+import { contentsSummary } from './disk-contents.ts';
+import { chooseByHints, describeHints, HintsRefused, type DiskHints } from './disk-hints.ts';
+import { chooseTarget } from './disk-target.ts';
 import { DiskError, inspectDisk, listDisks, type DiskFacts } from './disks.ts';
 import type { EventSink, InstallEvent, InstallResult } from './events.ts';
 import { run } from './exec.ts';
@@ -68,6 +71,8 @@ export interface DiskChoice {
   found?: string;
   /** Offered because the command line named it (`--disk FILE`), not found by lsblk. */
   extra: boolean;
+  /** With a recipe's target_disk_hints: whether they chose this disk, or what ruled it out. */
+  hint?: { chosen: boolean; reasons: string[] };
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reasons: string[] };
@@ -78,6 +83,8 @@ export interface Review {
   text: string;
   /** What the technician must type to confirm: the disk's name (`sda`, or the image file's name). */
   confirmName: string;
+  /** What is on the disk now, in one line (the OS found, or the data), shown beside the typed confirmation. */
+  onDisk?: string;
   destroyed: string[];
   /** Every step with its title, the ones left out (--stop-before) included, in order. */
   steps: { step: StepName; title: string }[];
@@ -199,6 +206,24 @@ function choiceOf(d: DiskFacts, extra: boolean): DiskChoice {
   return { facts: d, blockers, bootMedium: d.bootMedium, found: foundOnDisk(d), extra };
 }
 
+/** The hints' verdict on each disk: the one they chose, and what ruled out each other one. */
+function hintVerdicts(hints: DiskHints, disks: DiskFacts[]): Map<string, { chosen: boolean; reasons: string[] }> {
+  const out = new Map<string, { chosen: boolean; reasons: string[] }>();
+  let ruledOut;
+  try {
+    const choice = chooseByHints(hints, disks);
+    out.set(choice.disk.path, { chosen: true, reasons: [choice.why] });
+    ruledOut = choice.ruledOut;
+  } catch (e) {
+    if (!(e instanceof HintsRefused)) throw e;
+    ruledOut = e.ruledOut;
+  }
+  for (const r of ruledOut) out.set(r.path, { chosen: false, reasons: r.reasons });
+  // Refused for several matches: the ones left over match, and are not chosen.
+  for (const d of disks) if (!out.has(d.path)) out.set(d.path, { chosen: false, reasons: [`matches ${describeHints(hints)} too: the hints do not pick one disk`] });
+  return out;
+}
+
 const refusal = (e: unknown): string[] | undefined => {
   if (e instanceof PlanRefused) return e.reasons;
   if (e instanceof RecipeError) return e.problems;
@@ -224,6 +249,8 @@ export class ConsoleSession {
   private credentialsFromRecipe = false;
   /** The disk lock recheck took, for the run that follows it. */
   private held?: DiskLock;
+  /** The target_disk_hints of the recipe the console was opened with: the Disk screen marks their verdicts. */
+  private hints?: DiskHints;
   readonly deps: ConsoleDeps;
 
   constructor(
@@ -255,7 +282,19 @@ export class ConsoleSession {
     const found = (await this.deps.listDisks()).filter((d) => !extra.some((x) => x.facts.path === d.path)).map((d) => choiceOf(d, false));
     const all = [...extra, ...found];
     for (const c of all) this.diskCache.set(c.facts.path, c.facts);
+    if (this.hints) {
+      const verdicts = hintVerdicts(this.hints, all.map((c) => c.facts));
+      for (const c of all) c.hint = verdicts.get(c.facts.path);
+    }
     return all;
+  }
+
+  /** The disk a recipe names (a device, a by-id/by-path name, or target_disk_hints); its hints mark the Disk screen from now on. */
+  async recipeDisk(recipe: Recipe): Promise<DiskChoice> {
+    this.hints = recipe.target_disk_hints;
+    const target = await chooseTarget(recipe.target_disk, recipe.target_disk_hints, { listDisks: () => this.deps.listDisks() });
+    const choice = await this.disk(target.path);
+    return this.hints ? { ...choice, hint: { chosen: true, reasons: [target.why] } } : choice;
   }
 
   /** A disk the recipe names: from the last listing, or inspected now. */
@@ -374,7 +413,8 @@ export class ConsoleSession {
         ? d.partitions.map((p) => `${p.path} ${formatBytes(p.sizeBytes)}${p.fstype ? ` ${p.fstype}` : ''}${p.label ? ` "${p.label}"` : ''}`)
         : [`everything on ${d.path}`];
       const steps = [...prepared.plan.steps, ...prepared.plan.skipped].map((step) => ({ step, title: this.deps.steps[step].title }));
-      return { ok: true, value: { prepared, text: renderPlan(prepared.plan), confirmName: d.name, destroyed, steps } };
+      const onDisk = prepared.plan.contents ? contentsSummary(prepared.plan.contents) : undefined;
+      return { ok: true, value: { prepared, text: renderPlan(prepared.plan), confirmName: d.name, destroyed, steps, ...(onDisk ? { onDisk } : {}) } };
     } catch (e) {
       const reasons = refusal(e);
       if (reasons) return { ok: false, reasons };

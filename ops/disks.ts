@@ -1,6 +1,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
+import { BY_ID, BY_PATH, deriveById, deriveByPath, readLinks, sysfsFacts, type NameFacts } from './disk-names.ts';
 import { run } from './exec.ts';
 
 /** One row of `lsblk --json --bytes --output-all`; only the columns we use, the rest passed through. */
@@ -16,6 +17,11 @@ const LsblkDevice: z.ZodType<LsblkDevice> = z.lazy(() =>
     tran: z.string().nullish(),
     wwn: z.string().nullish(),
     subsystems: z.string().nullish(),
+    vendor: z.string().nullish(),
+    hctl: z.string().nullish(),
+    rota: z.boolean().nullish(),
+    hotplug: z.boolean().nullish(),
+    'id-link': z.string().nullish(),
     ro: z.boolean(),
     rm: z.boolean().nullish(),
     pttype: z.string().nullish(),
@@ -27,7 +33,7 @@ const LsblkDevice: z.ZodType<LsblkDevice> = z.lazy(() =>
     children: z.array(LsblkDevice).optional(),
   }),
 );
-interface LsblkDevice {
+export interface LsblkDevice {
   name: string;
   path: string;
   type: string;
@@ -38,6 +44,11 @@ interface LsblkDevice {
   tran?: string | null;
   wwn?: string | null;
   subsystems?: string | null;
+  vendor?: string | null;
+  hctl?: string | null;
+  rota?: boolean | null;
+  hotplug?: boolean | null;
+  'id-link'?: string | null;
   ro: boolean;
   rm?: boolean | null;
   pttype?: string | null;
@@ -71,6 +82,18 @@ export interface DiskFacts {
   serial?: string;
   transport?: string;
   wwn?: string;
+  vendor?: string;
+  /** SCSI Host:Channel:Target:Lun. */
+  hctl?: string;
+  rotational?: boolean;
+  /** Removable media (lsblk RM): a BMC's virtual media, card readers, most USB sticks. */
+  removable?: boolean;
+  /** `/dev/disk/by-id` names: udev's links where they exist, else derived from these facts (ops/disk-names.ts). */
+  byId?: string[];
+  /** `/dev/disk/by-path` names, the same way. */
+  byPath?: string[];
+  /** The multipath device this disk is one path of (`mpatha`): the same disk is seen under several names. */
+  multipathOf?: string;
   readOnly: boolean;
   partitionTable?: string;
   partitions: ExistingPartition[];
@@ -134,7 +157,21 @@ function leftByInstall(mounted: { m: string }[]): string[] | undefined {
 const STALE = 'left mounted by an install that did not finish (killed, or the machine lost power)';
 const RERUN = 'starting the install again clears it when no other install holds the disk';
 
-async function reasonsInUse(d: LsblkDevice, swaps: string[]): Promise<string[]> {
+/** What fromLsblk reads from the machine besides lsblk; canned in unit tests. */
+export interface DiskContext {
+  swaps: string[];
+  holders: (name: string) => Promise<string[]>;
+  sysfs: (name: string) => Promise<Pick<NameFacts, 'sysPath' | 'sasAddress'>>;
+  /** udev's /dev/disk/by-id and by-path links by device; undefined where udev made none. */
+  byId?: Map<string, string[]>;
+  byPath?: Map<string, string[]>;
+}
+
+async function machineContext(): Promise<DiskContext> {
+  return { swaps: await activeSwaps(), holders: listHolders, sysfs: sysfsFacts, byId: await readLinks(BY_ID), byPath: await readLinks(BY_PATH) };
+}
+
+async function reasonsInUse(d: LsblkDevice, ctx: DiskContext): Promise<string[]> {
   const reasons: string[] = [];
   const all = [d, ...(d.children ?? [])];
   const mounted = mountsOf(d);
@@ -143,25 +180,47 @@ async function reasonsInUse(d: LsblkDevice, swaps: string[]): Promise<string[]> 
   for (const x of mounted.filter((x) => x !== boot)) reasons.push(`${x.dev} is mounted at ${x.m}`);
   const stale = leftByInstall(mounted);
   if (stale) reasons.push(`${STALE}: ${RERUN}, or run: umount --recursive ${stale.join(' ')}`);
-  for (const c of all) if (swaps.includes(c.path)) reasons.push(`${c.path} is active swap`);
+  for (const c of all) if (ctx.swaps.includes(c.path)) reasons.push(`${c.path} is active swap`);
   for (const c of all) {
-    const holders = await listHolders(c.name);
+    const holders = await ctx.holders(c.name);
     if (holders.length) reasons.push(`${c.path} is held by ${holders.join(', ')} (RAID, LVM or device-mapper)`);
   }
   return reasons;
 }
 
-async function fromLsblk(d: LsblkDevice, swaps: string[]): Promise<DiskFacts> {
+async function fromLsblk(d: LsblkDevice, ctx: DiskContext): Promise<DiskFacts> {
+  const transport = transportOf(d);
+  const names: NameFacts = {
+    name: d.name,
+    transport,
+    model: clean(d.model),
+    vendor: clean(d.vendor),
+    serial: clean(d.serial),
+    wwn: clean(d.wwn),
+    hctl: clean(d.hctl),
+    idLink: clean(d['id-link']),
+    ...(await ctx.sysfs(d.name)),
+  };
+  const byId = ctx.byId ? (ctx.byId.get(d.path) ?? []) : deriveById(names);
+  const byPath = ctx.byPath ? (ctx.byPath.get(d.path) ?? []) : deriveByPath(names);
+  const mpath = (d.children ?? []).find((c) => c.type === 'mpath');
   return {
     path: d.path,
     kind: 'block',
     name: d.name,
     sizeBytes: d.size,
     sectorSize: d['log-sec'] ?? 512,
-    model: clean(d.model),
-    serial: clean(d.serial),
-    transport: transportOf(d),
-    wwn: clean(d.wwn),
+    model: names.model,
+    serial: names.serial,
+    transport,
+    wwn: names.wwn,
+    vendor: names.vendor,
+    hctl: names.hctl,
+    rotational: d.rota ?? undefined,
+    removable: d.rm ?? undefined,
+    byId,
+    byPath,
+    ...(mpath ? { multipathOf: mpath.name } : {}),
     readOnly: d.ro,
     partitionTable: clean(d.pttype),
     partitions: (d.children ?? [])
@@ -175,14 +234,24 @@ async function fromLsblk(d: LsblkDevice, swaps: string[]): Promise<DiskFacts> {
         typeName: clean(c.parttypename),
         mountpoints: mounts(c),
       })),
-    inUse: await reasonsInUse(d, swaps),
+    inUse: await reasonsInUse(d, ctx),
     bootMedium: bootMount(d) !== undefined,
   };
 }
 
+/** `lsblk --json --bytes --output-all` text -> its devices, checked. */
+export function parseLsblk(text: string): LsblkDevice[] {
+  return LsblkOutput.parse(JSON.parse(text)).blockdevices;
+}
+
+/** The disks among lsblk's devices (whole disks and loop devices with a size), with their facts. */
+export function disksOf(devices: LsblkDevice[], ctx: DiskContext): Promise<DiskFacts[]> {
+  return Promise.all(devices.filter((d) => d.type === 'disk' || d.type === 'loop').filter((d) => d.size > 0).map((d) => fromLsblk(d, ctx)));
+}
+
 async function lsblk(args: string[]): Promise<LsblkDevice[]> {
   const { stdout } = await run(['lsblk', '--json', '--bytes', '--output-all', ...args]);
-  return LsblkOutput.parse(JSON.parse(stdout)).blockdevices;
+  return parseLsblk(stdout);
 }
 
 /** Loop devices already attached to an image file (`losetup -j`). */
@@ -238,14 +307,13 @@ export async function inspectDisk(path: string): Promise<DiskFacts> {
   if (!dev) throw new DiskError(`lsblk does not know ${path}`);
   if (dev.type === 'part') throw new DiskError(`${path} is a partition; name the whole disk (e.g. /dev/sda, /dev/nvme0n1)`);
   const [full] = await lsblk([path]);
-  return fromLsblk(full ?? dev, await activeSwaps());
+  return fromLsblk(full ?? dev, await machineContext());
 }
 
-/** Every disk the machine has, for the console's disk picker. */
+/** Every disk the machine has, for the console's disk picker and for target_disk_hints. */
 export async function listDisks(): Promise<DiskFacts[]> {
-  const swaps = await activeSwaps();
-  const devices = await lsblk([]);
-  return Promise.all(devices.filter((d) => d.type === 'disk' || d.type === 'loop').filter((d) => d.size > 0).map((d) => fromLsblk(d, swaps)));
+  const ctx = await machineContext();
+  return disksOf(await lsblk([]), ctx);
 }
 
 /** How a plan names an image file's loop device, which is only known once attached. */

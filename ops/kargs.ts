@@ -4,6 +4,7 @@
  * shoal.conf files use the same words and the same schema (ops/settings.ts merges the sources).
  */
 import { z } from 'zod';
+import { parseHintsText, type DiskHints } from './disk-hints.ts';
 import type { RegistryOptions } from './recipe.ts';
 
 export const DEFAULT_CMDLINE = '/proc/cmdline';
@@ -26,6 +27,8 @@ export interface KernelArgs {
   webhookSecret?: string;
   serial?: string;
   disk?: string;
+  /** Overrides the recipe's `target_disk_hints` (`shoal.disk_hints=serial:ABC123,size:>=400G`). */
+  diskHints?: DiskHints;
   /** Overrides the recipe's `oci_url`. */
   image?: string;
   /** Overrides (or sets) the recipe's `kernel_args`; may be empty to clear them. */
@@ -151,6 +154,11 @@ export const KargsSchema = z.object({
   webhook_secret: needsValue.min(1, 'is empty'),
   serial: needsValue.regex(/^[\x21-\x7e]{1,128}$/, 'printable characters without spaces, at most 128'),
   disk: needsValue.startsWith('/', 'an absolute device path like /dev/sda'),
+  disk_hints: needsValue.transform((v, ctx) => {
+    const { hints, problem } = parseHintsText(v);
+    if (!hints) ctx.addIssue({ code: 'custom', message: problem ?? 'not disk hints' });
+    return hints ?? z.NEVER;
+  }),
   image: needsValue.regex(/^\S+$/, 'an image reference like controller:8080/os-images/debian:12'),
   kargs: needsValue,
   poweroff: flag,
@@ -252,6 +260,7 @@ export function kernelArgsFrom(p: KargValues): KernelArgs {
     webhookSecret: p.webhook_secret,
     serial: p.serial,
     disk: p.disk,
+    ...(p.disk_hints ? { diskHints: p.disk_hints } : {}),
     image: p.image,
     kargs: p.kargs,
     after: p.poweroff ? 'poweroff' : p.reboot ? 'reboot' : undefined,

@@ -5,6 +5,18 @@ import { formatBytes } from './sizes.ts';
 import { STEPS } from './steps.ts';
 import { LOOP_PLACEHOLDER, partitionDevice } from './disks.ts';
 import { secretLines } from './public-recipe.ts';
+import { describeContents } from './disk-contents.ts';
+
+/** How the disk was chosen: the name given, the device it resolved to, and for hints the disks ruled out. */
+function targetLines(plan: Plan): string[] {
+  const t = plan.target;
+  if (!t || t.how === 'path') return [];
+  const out = [`  chosen: ${t.why}`];
+  if (t.given && t.given !== t.path) out.unshift(`  named: ${t.given} -> ${t.path}`);
+  if (t.hints) out.push(`  target_disk_hints: ${t.hints}`);
+  for (const r of t.ruledOut ?? []) out.push(`  not ${r.path}: ${r.reasons.join('; ')}`);
+  return out;
+}
 
 function diskLine(plan: Plan): string {
   const d = plan.disk;
@@ -50,7 +62,8 @@ export function describeSteps(plan: Plan): { step: StepName; title: string; line
 export function renderPlan(plan: Plan): string {
   const out: string[] = [];
   out.push(`Install ${plan.os === 'windows' ? 'Windows' : 'Linux'} from ${plan.recipe.oci_url ?? '(no image)'}`);
-  out.push(`Target disk: ${diskLine(plan)}`);
+  out.push(`Target disk: ${diskLine(plan)}`, ...targetLines(plan));
+  if (plan.contents) out.push('', 'ON THE DISK NOW:', ...describeContents(plan.contents).map((l) => `  ${l}`));
   out.push('', 'WILL BE DESTROYED:', ...destroyed(plan).map((l) => `  ${l}`));
   out.push('', `New GPT (disk GUID ${plan.diskGuid}):`, ...partitionTable(plan));
   const secrets = secretLines(plan.recipe);

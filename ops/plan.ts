@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
+import { wipeProblems, type DiskContents } from './disk-contents.ts';
+import type { TargetChoice } from './disk-target.ts';
 import type { DiskFacts } from './disks.ts';
 import { parseReference, type ImageReference } from './oci/reference.ts';
 import { isConfigDrive, isWindows, type Format, type PartitionSpec, type Recipe } from './recipe.ts';
@@ -39,6 +41,10 @@ export interface Plan {
   recipe: PublicRecipe;
   os: 'linux' | 'windows';
   disk: DiskFacts;
+  /** How the disk was chosen (target_disk, a by-id/by-path name, target_disk_hints) and why. */
+  target?: TargetChoice;
+  /** What is on the disk now (ops/disk-contents.ts). */
+  contents?: DiskContents;
   machine: MachineFacts;
   diskGuid: string;
   partitions: PlannedPartition[];
@@ -202,6 +208,9 @@ export interface PlanOptions {
   stopBefore?: StepName;
   /** The secret documents' bytes, already read, so the plan can state their sizes and digests. */
   payloads?: ResolvedPayloads;
+  target?: TargetChoice;
+  /** What is on the disk now; the recipe's `wipe` guard is checked against it (prepareInstall always looks). */
+  contents?: DiskContents;
 }
 
 function chooseSteps(recipe: Recipe, opts: PlanOptions, problems: string[]): { steps: StepName[]; skipped: StepName[] } {
@@ -236,6 +245,7 @@ export function makePlan(recipe: Recipe, disk: DiskFacts, machine: MachineFacts,
   const problems: string[] = [];
   const warnings: string[] = [];
   checkDisk(disk, problems);
+  if (opts.contents) problems.push(...wipeProblems(recipe, disk.path, opts.contents));
   const { steps, skipped } = chooseSteps(recipe, opts, problems);
   const partitions = layoutPartitions(recipe, disk, problems);
   const image = imageOf(recipe, problems);
@@ -250,6 +260,8 @@ export function makePlan(recipe: Recipe, disk: DiskFacts, machine: MachineFacts,
     recipe: shown,
     os: isWindows(recipe) ? 'windows' : 'linux',
     disk,
+    ...(opts.target ? { target: opts.target } : {}),
+    ...(opts.contents ? { contents: opts.contents } : {}),
     machine,
     diskGuid: randomUUID(),
     partitions,

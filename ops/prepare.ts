@@ -1,5 +1,8 @@
 import { InputError, readRegularFile } from './bounded-input.ts';
 import { lockDisk, type DiskLock } from './disk-lock.ts';
+import { diskContents } from './disk-contents.ts';
+import type { DiskHints } from './disk-hints.ts';
+import { chooseTarget } from './disk-target.ts';
 import { DiskError, inspectDisk } from './disks.ts';
 import { machineFacts, type MachineFacts } from './machine.ts';
 import { resolvePayload, resolveSecretText, secretTexts } from './payload.ts';
@@ -19,6 +22,8 @@ export interface Prepared {
 export interface PrepareOptions extends PlanOptions {
   /** Overrides the recipe's target_disk (CLI `--disk`, kernel `shoal.disk=`). */
   disk?: string;
+  /** Overrides the recipe's target_disk_hints (kernel `shoal.disk_hints=`). */
+  diskHints?: DiskHints;
   plainHttp?: string[];
   machine?: MachineFacts;
   /**
@@ -66,13 +71,19 @@ async function holdDisk(path: string): Promise<{ lock?: DiskLock; notes: string[
  * `lock` it clears what a dead install left mounted on the disk.
  */
 export async function prepareInstall(recipe: Recipe, opts: PrepareOptions = {}): Promise<Prepared> {
-  const effective: Recipe = opts.disk ? { ...recipe, target_disk: opts.disk } : recipe;
+  const effective: Recipe = {
+    ...recipe,
+    ...(opts.disk ? { target_disk: opts.disk } : {}),
+    ...(opts.diskHints ? { target_disk_hints: opts.diskHints } : {}),
+  };
   const inputs = await resolveInputs(effective, opts.plainHttp, opts.signal);
-  const held = opts.lock ? await holdDisk(effective.target_disk) : undefined;
+  const target = await chooseTarget(effective.target_disk, effective.target_disk_hints);
+  const held = opts.lock ? await holdDisk(target.path) : undefined;
   try {
-    const disk = await inspectDisk(effective.target_disk);
+    const disk = await inspectDisk(target.path);
+    const contents = await diskContents(disk);
     const payloads = { user_data: inputs.userData, unattend_xml: inputs.unattendXml };
-    const plan = makePlan(effective, disk, opts.machine ?? (await machineFacts()), { ...opts, payloads });
+    const plan = makePlan(effective, disk, opts.machine ?? (await machineFacts()), { ...opts, payloads, target, contents });
     if (held && !held.lock) throw new DiskError(`${disk.path} could not be locked for the install`);
     plan.warnings.unshift(...(held?.notes ?? []));
     return { plan, inputs, secrets: secretTexts([inputs.userData, inputs.unattendXml, inputs.registryPassword]), lock: held?.lock };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DiskHints, hasCriterion } from './disk-hints.ts';
 import { sizeProblem } from './sizes.ts';
 
 /** A file-ish value: inline text (maybe base64), inline content, a URL to fetch, or a path in the maintenance OS. */
@@ -62,6 +63,12 @@ export type RegistryOptions = z.infer<typeof RegistryOptions>;
 
 export const TASK_TARGETS = ['install-linux.target', 'install-windows.target'] as const;
 
+/**
+ * What may be on the disk before it is erased (README "Choosing the disk"): `any` (the default, as without the
+ * field), `empty-or-same` (nothing, or the OS being installed), `empty` (nothing at all).
+ */
+export const WIPE_GUARDS = ['any', 'empty-or-same', 'empty'] as const;
+
 export const Recipe = z.strictObject({
   schema_version: z.string().regex(/^1(\.[0-9]+)?$/, 'schema version "1" or "1.x"').default('1'),
   task_target: z
@@ -70,7 +77,10 @@ export const Recipe = z.strictObject({
     .refine((t) => (TASK_TARGETS as readonly string[]).includes(t), {
       message: `one of ${TASK_TARGETS.join(', ')} (this installer does not handle other targets yet)`,
     }),
-  target_disk: z.string().startsWith('/', 'an absolute device path like /dev/sda or a disk image file'),
+  // Required unless target_disk_hints choose the disk (checked below, so that its absence is named as before).
+  target_disk: z.string().startsWith('/', 'an absolute device path like /dev/sda, /dev/disk/by-id/..., or a disk image file').optional(),
+  target_disk_hints: DiskHints.refine(hasCriterion, 'at least one criterion (serial, wwn, model, vendor, size, rotational, transport, hctl, by_path, name)').optional(),
+  wipe: z.enum(WIPE_GUARDS).optional(),
   oci_url: z.string().min(1).optional(),
   partition_layout: z.array(PartitionSpec).min(1, 'at least one partition'),
   user_data: Payload.optional(),
@@ -90,6 +100,10 @@ export const Recipe = z.strictObject({
     .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/, 'a DNS host name')
     .optional(),
   registry: RegistryOptions.optional(),
+}).superRefine((r, ctx) => {
+  if (r.target_disk === undefined && r.target_disk_hints === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['target_disk'], message: 'required (a device like /dev/sda or /dev/disk/by-id/..., or give target_disk_hints)' });
+  }
 });
 export type Recipe = z.infer<typeof Recipe>;
 export type RecipeInput = z.input<typeof Recipe>;

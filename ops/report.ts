@@ -29,6 +29,20 @@ export interface StatusReport {
   finished_at?: string;
   dispatcher_version?: string;
   schema_id?: string;
+  /** Our extension: the disk the install chose, and why (README "Choosing the disk"). Absent when none was chosen. */
+  target_disk?: ReportedTarget;
+}
+
+export interface ReportedTarget {
+  /** The device written. */
+  path: string;
+  /** What the recipe named (a device, a by-id/by-path name), when it named one. */
+  given?: string;
+  chosen_by: 'path' | 'link' | 'facts' | 'hints';
+  hints?: string;
+  why: string;
+  serial?: string;
+  wwn?: string;
 }
 
 export interface WebhookTarget {
@@ -66,6 +80,7 @@ export function makeStatusReport(fields: Omit<StatusReport, 'delivery_id' | 'dis
     finished_at: fields.finished_at,
     dispatcher_version: DISPATCHER_VERSION,
     schema_id: fields.schema_id,
+    target_disk: fields.target_disk,
   };
   return JSON.parse(JSON.stringify(report)) as StatusReport;
 }

@@ -161,7 +161,7 @@ export function App({ session, kind, size, initial, onExit, onRun }: AppProps) {
 /** The wizard state for a recipe given on the command line: everything filled in, opened at Review. */
 export async function stateForRecipe(session: ConsoleSession, recipe: Recipe): Promise<{ state: WizardState; problem?: string }> {
   await session.adoptRecipeRegistry(recipe);
-  const disk = await session.disk(recipe.target_disk).catch((e: Error) => e);
+  const disk = await session.recipeDisk(recipe).catch((e: Error) => e);
   const { fromRecipe } = await import('./model/wizard.ts');
   if (disk instanceof Error) return { state: { ...fromRecipe(recipe), screen: 'disk' }, problem: disk.message };
   const state = fromRecipe(recipe, disk);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { render } from 'ink-testing-library';
 import { ConsoleSession, RegistryAuthRequired, type ConsoleDeps, type ImageInfo, type MachineInfo, type RegistryBrowser, type RegistryCredentials } from '../../ops/console-session.ts';
+import { chooseTarget } from '../../ops/disk-target.ts';
 import type { DiskFacts } from '../../ops/disks.ts';
 import type { MachineFacts } from '../../ops/machine.ts';
 import { resolvePayload, resolveSecretText, secretTexts } from '../../ops/payload.ts';
@@ -222,11 +223,12 @@ export function fakeRegistry(opts: { auth?: RegistryCredentials; log?: string[] 
 /** prepareInstall, with the fixture disks instead of lsblk: real payload resolution, real makePlan. */
 export function fixturePrepare(disks: () => DiskFacts[]) {
   return async (recipe: Recipe, opts: { stopBefore?: StepName; machine?: MachineFacts }): Promise<Prepared> => {
-    const disk = disks().find((d) => d.path === recipe.target_disk);
-    if (!disk) throw new Error(`${recipe.target_disk} does not exist`);
+    const target = await chooseTarget(recipe.target_disk, recipe.target_disk_hints, { listDisks: async () => disks() });
+    const disk = disks().find((d) => d.path === target.path);
+    if (!disk) throw new Error(`${target.path} does not exist`);
     const userData = recipe.user_data === undefined ? undefined : await resolvePayload(recipe.user_data, 'user_data');
     const password = recipe.registry?.password === undefined ? undefined : await resolveSecretText(recipe.registry.password, 'registry.password');
-    const plan = makePlan(recipe, disk, opts.machine ?? MACHINE, { ...opts, payloads: { user_data: userData } });
+    const plan = makePlan(recipe, disk, opts.machine ?? MACHINE, { ...opts, payloads: { user_data: userData }, target });
     return { plan, inputs: { userData, registryPassword: password }, secrets: secretTexts([userData, password]) };
   };
 }

@@ -14,10 +14,14 @@ import { Loading, Prompt, quitKeys } from './common.tsx';
 const shortBlocker = (d: DiskChoice) => (d.bootMedium ? 'boot medium' : d.facts.readOnly ? 'read-only' : 'in use');
 const bus = (d: DiskChoice) => (d.facts.kind === 'image' ? 'file' : d.facts.transport ?? '');
 
+/** The hints' mark: `*` the disk they chose, `x` one they ruled out. */
+const hintMark = (d: DiskChoice) => (d.hint ? (d.hint.chosen ? '* ' : 'x ') : '');
+
 function diskRow(d: DiskChoice, w: number) {
   const f = d.facts;
-  const tail = d.blockers.length ? shortBlocker(d) : f.kind === 'image' ? 'disk image file' : f.serial ?? '';
-  return fit(`${padEnd(f.name, 12)} ${padEnd(formatBytes(f.sizeBytes), 10)} ${padEnd(bus(d), 6)} ${padEnd(f.model ?? '', 22)} ${tail}`, w);
+  const state = d.blockers.length ? shortBlocker(d) : f.kind === 'image' ? 'disk image file' : f.serial ?? '';
+  const tail = d.hint ? `${d.hint.chosen ? 'chosen by hints' : 'ruled out'}${state ? ` ${state}` : ''}` : state;
+  return fit(`${hintMark(d)}${padEnd(f.name, 12)} ${padEnd(formatBytes(f.sizeBytes), 10)} ${padEnd(bus(d), 6)} ${padEnd(f.model ?? '', 22)} ${tail}`, w);
 }
 
 function Details({ disk, lines }: { disk: DiskChoice; lines: number }) {
@@ -26,11 +30,14 @@ function Details({ disk, lines }: { disk: DiskChoice; lines: number }) {
   const f = disk.facts;
   const ell = theme.glyphs.ellipsis;
   const head = [f.kind === 'image' ? f.path : f.path, formatBytes(f.sizeBytes), f.model, bus(disk)].filter(Boolean).join('  ');
-  const ids = [f.serial && `serial ${f.serial}`, f.wwn && `WWN ${f.wwn}`, `${f.sectorSize}-byte sectors`].filter(Boolean).join('  ');
+  const ids = [f.serial && `serial ${f.serial}`, f.wwn && `WWN ${f.wwn}`, f.transport && `transport ${f.transport}`, `${f.sectorSize}-byte sectors`].filter(Boolean).join('  ');
+  const paths = f.kind === 'image' ? '' : `by-path ${f.byPath?.[0] ?? 'unknown'}${f.hctl ? `  HCTL ${f.hctl}` : ''}${f.rotational === undefined ? '' : f.rotational ? '  rotational' : '  solid state'}`;
   const table = f.partitionTable ? `${f.partitionTable.toUpperCase()}, ${f.partitions.length} partition(s)` : f.kind === 'image' ? 'an image file: attached as a loop device for the install' : 'no partition table';
   const out: { text: string; colour?: string }[] = [
     { text: head },
     { text: ids, colour: theme.colour.muted },
+    ...(paths ? [{ text: paths, colour: theme.colour.muted }] : []),
+    ...(disk.hint ? [{ text: `${disk.hint.chosen ? 'Chosen by the recipe\'s hints: ' : 'Ruled out by the recipe\'s hints: '}${disk.hint.reasons.join('; ')}`, colour: disk.hint.chosen ? theme.colour.ok : theme.colour.warn }] : []),
     { text: `${table}${disk.found ? `   Found: ${disk.found}` : ''}` },
   ];
   const reasons = disk.blockers.flatMap((r, i) => wrap(`${i === 0 ? 'Cannot be chosen: ' : '  '}${r}`, width, '    '));

@@ -31,7 +31,8 @@ export function ReviewScreen() {
     if (!review.value.ok) return ['The plan was refused; nothing will be written:', ...review.value.reasons.flatMap((r) => wrap(`${theme.glyphs.bullet} ${r}`, width, '  ')), '', 'Esc: go back and change it.'];
     return review.value.value.text.trimEnd().split('\n').flatMap((l) => wrap(l, width, '    '));
   }, [review, width, spin, theme]);
-  const viewHeight = height - 5;
+  const onDisk = ok?.onDisk;
+  const viewHeight = height - (onDisk ? 6 : 5);
 
   const start = async () => {
     if (!ok || starting) return;
@@ -82,6 +83,7 @@ export function ReviewScreen() {
       />
       <Box flexGrow={1} />
       <Text color={theme.colour.muted}>{theme.glyphs.rule.repeat(width)}</Text>
+      {ok && onDisk ? <Text color={theme.colour.warn}>{fit(`On ${ok.confirmName} now (will be erased): ${onDisk}`, width, theme.glyphs.ellipsis)}</Text> : null}
       {ok ? (
         <Box height={1}>
           <Text bold>{fit(`Type the disk's name (${ok.confirmName}) to erase it and install: `, width - 12)}</Text>
