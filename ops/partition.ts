@@ -41,11 +41,6 @@ export function partitionCommands(plan: Plan, device: string): string[][] {
 // enough tries, at random intervals, for a rack of installs on one machine to sort themselves out.
 const ATTACH_TRIES = 40;
 
-/**
- * Attach the image to a loop device picked beforehand, so that its detach is registered before the attach can
- * happen: an abort during losetup leaves nothing attached. The loop device is locked like any target disk, so
- * an install that names it cannot start while this one uses it (and its lock outlasts the detach).
- */
 /** `INODE MAJOR:MINOR` of a file, as losetup reports a loop device's backing file (whose path may be deleted by now). */
 const fileId = (st: { ino: number; dev: number }) => `${st.ino} ${(st.dev >>> 8) & 0xfff}:${(st.dev & 0xff) | ((st.dev >>> 12) & 0xfff00)}`;
 
@@ -54,6 +49,11 @@ async function backingId(ctx: StepContext, loop: string): Promise<string> {
   return stdout.trim().split(/\s+/).join(' ');
 }
 
+/**
+ * Attach the image to a loop device picked beforehand, so that its detach is registered before the attach can
+ * happen: an abort during losetup leaves nothing attached. The loop device is locked like any target disk, so
+ * an install that names it cannot start while this one uses it (and its lock outlasts the detach).
+ */
 async function attachImage(ctx: StepContext): Promise<string> {
   const image = ctx.plan.disk.path;
   const id = fileId(await stat(image));
