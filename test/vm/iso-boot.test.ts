@@ -15,14 +15,14 @@ import { test } from 'node:test';
 import { maintenanceIso } from './lib/iso.ts';
 import { progress } from './lib/log.ts';
 import { freshOvmfVars, OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, startVm, type VmOptions } from './lib/qemu.ts';
-import { waitForScreen } from './lib/screen.ts';
+import { keepForDocs, ocr, waitForScreen } from './lib/screen.ts';
 
 function missingPrerequisite(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root (the ISO build runs mmdebstrap and chroot)';
   for (const file of [OVMF_CODE, OVMF_VARS_TEMPLATE]) if (!existsSync(file)) return `${file} missing: apt-get install ovmf`;
   const tools: [string, string][] = [
     [QEMU, 'qemu-system-x86'], ['mmdebstrap', 'mmdebstrap'], ['mksquashfs', 'squashfs-tools'], ['grub-mkrescue', 'grub-common'],
-    ['xorriso', 'xorriso'], ['tesseract', 'tesseract-ocr'],
+    ['xorriso', 'xorriso'], ['tesseract', 'tesseract-ocr'], ['pngtopnm', 'netpbm'],
   ];
   for (const [cmd, pkg] of tools) {
     try {
@@ -50,11 +50,18 @@ const installerShown = (text: string) => /shoal-install/i.test(text) && /Disk\s*
 interface Boot {
   name: string;
   vm: Partial<Pick<VmOptions, 'firmware' | 'cds' | 'disks' | 'extraArgs'>>;
+  /** Also read GRUB's menu off the screen, and keep both screens for the README (SHOAL_UPDATE_SCREENS=1). */
+  screens?: boolean;
 }
+
+/** GRUB's menu as OCR reads it: the four entries (OCR may miss the case, and the O of OS, in the highlighted one). */
+const menuShown = (text: string) => [/shoal maintenance/i, /^Console installer$/m, /Console installer on serial/, /Rescue shell/].every((entry) => entry.test(text));
 
 async function bootToInstaller(work: string, iso: string, boot: Boot): Promise<void> {
   const serialLog = join(work, `${boot.name}.serial.log`);
   const ovmfVars = boot.vm.firmware === 'bios' ? undefined : await freshOvmfVars(work, `${boot.name}.VARS.fd`);
+  const grubPng = join(work, `${boot.name}.grub.png`);
+  let grubMenu: Promise<string> | undefined;
   const vm = startVm({
     name: boot.name,
     ...boot.vm,
@@ -63,6 +70,11 @@ async function bootToInstaller(work: string, iso: string, boot: Boot): Promise<v
     timeoutMs: BOOT_TIMEOUT_MS,
     serialLog,
     onLine: () => undefined,
+    // GRUB's menu stands on the screen for its countdown: one screendump as soon as the serial line shows it.
+    expect: (serial) => {
+      if (boot.screens && !grubMenu && serial.includes('Shoal maintenance OS')) grubMenu = vm.screendump(grubPng).then(() => ocr(grubPng));
+      return false;
+    },
   });
   const started = Date.now();
   const png = join(work, `${boot.name}.tty1.png`);
@@ -76,6 +88,12 @@ async function bootToInstaller(work: string, iso: string, boot: Boot): Promise<v
   assert.match(run.serial, /Shoal maintenance OS/, `${boot.name}: GRUB's menu on the serial line${why}`);
   assert.match(run.serial, /Linux version \S+/, `${boot.name}: the kernel's console on ttyS0${why}`);
   assert.match(run.serial, /live-boot|\/scripts\/live/, `${boot.name}: live-boot in the initramfs${why}`);
+  if (boot.screens) {
+    const menu = await grubMenu;
+    assert.ok(menu !== undefined && menuShown(menu), `${boot.name}: GRUB's menu on the screen (${grubPng}); OCR read:\n${menu ?? '(no screendump)'}`);
+    await keepForDocs(grubPng, 'iso-grub-menu.png');
+    await keepForDocs(png, 'iso-tty1.png');
+  }
 }
 
 test('the maintenance ISO boots to the console installer on tty1', { skip, timeout: 40 * 60_000 }, async (t) => {
@@ -86,7 +104,7 @@ test('the maintenance ISO boots to the console installer on tty1', { skip, timeo
   await mkdir(work, { recursive: true });
 
   await t.test('UEFI (OVMF), the ISO as a SCSI CD', () =>
-    bootToInstaller(work, iso, { name: 'uefi-cd', vm: { firmware: 'uefi', cds: [{ path: iso, boot: true }] } }));
+    bootToInstaller(work, iso, { name: 'uefi-cd', vm: { firmware: 'uefi', cds: [{ path: iso, boot: true }] }, screens: true }));
 
   await t.test('BIOS (SeaBIOS), the ISO as -cdrom', () =>
     bootToInstaller(work, iso, { name: 'bios-cd', vm: { firmware: 'bios', extraArgs: ['-cdrom', iso, '-boot', 'order=d'] } }));

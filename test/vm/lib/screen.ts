@@ -4,16 +4,20 @@
  * and numbers, never for box glyphs or exact spacing.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { progress } from './log.ts';
 import type { Vm } from './qemu.ts';
 import { sh } from './sh.ts';
 
-/** The text on a screendump. --psm 6 (one block of text) keeps a full-screen console's rows in order. */
+/**
+ * The text on a screendump. Tesseract reads dark text on a light page best, and a console's 8x16 glyphs better at
+ * twice the size (netpbm: grey, inverted, scaled); --psm 6 (one block of text) keeps the rows in order.
+ */
 export function ocr(png: string): Promise<string> {
-  return sh(['tesseract', png, '-', '--psm', '6']);
+  return sh(['bash', '-o', 'pipefail', '-c', 'pngtopnm "$1" | ppmtopgm | pnminvert | pamscale 2 | tesseract - - --psm 6 2>/dev/null', 'ocr', png]);
 }
 
 /** Screendump to `png`, then OCR it. */
@@ -84,4 +88,13 @@ export async function firstShowing(pngs: readonly string[], test: (text: string)
     if (test(text)) return { png, text };
   }
   return { text };
+}
+
+/** With SHOAL_UPDATE_SCREENS=1, copies a screendump to docs/screens/NAME for the README (as the console tests do with text screens). */
+export async function keepForDocs(png: string, name: string): Promise<void> {
+  if (process.env.SHOAL_UPDATE_SCREENS !== '1') return;
+  const docs = join(dirname(fileURLToPath(import.meta.url)), '../../../docs/screens');
+  await mkdir(docs, { recursive: true });
+  await copyFile(png, join(docs, name));
+  progress(`wrote docs/screens/${name}`);
 }
