@@ -232,19 +232,34 @@ export class Transport {
   }
 }
 
-/** Reads a small response body; `limit` guards against a server streaming something huge where JSON was expected. */
-export async function readSmallBody(response: HttpResponse, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of response.body) {
-    length += (chunk as Buffer).length;
-    if (length > limit) {
-      response.body.destroy();
-      throw new RegistryError('unsupported', `${what} is larger than ${limit} bytes; this is not a registry answer`);
+// A JSON answer (a manifest, a token, a page of tags) is a few KiB to a few MiB: a registry that takes longer than
+// this to send one is trickling, which no socket timeout notices as long as a byte comes now and then.
+export const SMALL_BODY_DEADLINE_MS = 60_000;
+
+/**
+ * Reads a small response body; `limit` guards against a server streaming something huge where JSON was expected,
+ * `deadlineMs` against one sending it forever (a retryable `network` error, so the retry budget bounds it).
+ */
+export async function readSmallBody(response: HttpResponse, limit: number, what: string, deadlineMs = SMALL_BODY_DEADLINE_MS): Promise<Buffer> {
+  const timer = setTimeout(
+    () => response.body.destroy(new RegistryError('network', `${what} was not received within ${deadlineMs / 1000} s; the registry is trickling it`)),
+    deadlineMs,
+  );
+  try {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for await (const chunk of response.body) {
+      length += (chunk as Buffer).length;
+      if (length > limit) {
+        response.body.destroy();
+        throw new RegistryError('unsupported', `${what} is larger than ${limit} bytes; this is not a registry answer`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  } finally {
+    clearTimeout(timer);
   }
-  return Buffer.concat(chunks);
 }
 
 /** Maps an unexpected HTTP status to a RegistryError, quoting the registry's own error codes (OCI distribution error body). */

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { RegistryClient, RegistryError } from '../../ops/oci/client.ts';
-import { isLoopbackHost, schemePolicy } from '../../ops/oci/transport.ts';
+import { request } from 'undici';
+import { isLoopbackHost, readSmallBody, schemePolicy } from '../../ops/oci/transport.ts';
+import { serve } from '../helpers/http-server.ts';
 
 test('loopback hosts: 127.0.0.0/8, ::1, localhost', () => {
   for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) assert.equal(isLoopbackHost(host), true, host);
@@ -45,3 +47,24 @@ test('a CA file that is missing or not PEM is a tls error naming the file', asyn
   }
 });
 
+
+test('a JSON answer trickled a byte at a time is cut off at its deadline with a retryable error, not read forever', { timeout: 10_000 }, async () => {
+  const server = await serve((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': 4096 });
+    const timer = setInterval(() => res.write(' '), 100);
+    res.on('close', () => clearInterval(timer));
+  });
+  try {
+    const response = await request(`http://${server.host}/v2/os/a/manifests/1`);
+    const started = Date.now();
+    await assert.rejects(readSmallBody(response, 4096, 'manifest of os/a:1', 500), (e: unknown) => {
+      assert.ok(e instanceof RegistryError, String(e));
+      assert.equal(e.code, 'network');
+      assert.match(e.message, /manifest of os\/a:1 was not received within 0\.5 s; the registry is trickling it/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 2000);
+  } finally {
+    await server.close();
+  }
+});
