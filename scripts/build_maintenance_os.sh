@@ -273,6 +273,13 @@ build_base() {
   exec 9>"${CACHE_DIR}/.lock"
   flock 9
   if [[ ! -f "${dir}/filesystem.squashfs" ]]; then
+    # Only a base that is not cached needs the mirror: a warm build runs offline.
+    [[ -n "$MIRROR" ]] || MIRROR="$(apt_mirror archive)"
+    [[ -n "$MIRROR" ]] || die "no Debian mirror in /etc/apt/sources.list*: pass --mirror URL"
+    [[ -n "$SECURITY_MIRROR" ]] || SECURITY_MIRROR="$(apt_mirror security)"
+    [[ -n "$SECURITY_MIRROR" ]] || SECURITY_MIRROR="${MIRROR%/}-security"
+    curl -fsS -o /dev/null --max-time 30 "${MIRROR%/}/dists/${RELEASE}/InRelease" ||
+      die "cannot reach ${MIRROR%/}/dists/${RELEASE}/InRelease: check the network, or pass --mirror URL"
     local tmp="${CACHE_DIR}/.base-${key}.tmp"
     remove_tree "$tmp"
     mkdir -p "$tmp"
@@ -332,6 +339,11 @@ build_layer() {
 }
 
 build_debian() {
+  # Bad input first: it must be refused on any machine, before anything is fetched or written.
+  if ((${#SETTINGS[@]})); then
+    local s
+    for s in "${SETTINGS[@]}"; do check_setting "$s"; done
+  fi
   [[ $EUID -eq 0 ]] || die "the debian flavour runs as root (mmdebstrap, chroot): run it with sudo"
   need mmdebstrap mmdebstrap
   need mksquashfs squashfs-tools
@@ -345,18 +357,6 @@ build_debian() {
   [[ -d /usr/lib/grub/i386-pc ]] || die "GRUB's BIOS modules are missing: apt-get install grub-pc-bin"
   [[ -d /usr/lib/grub/x86_64-efi ]] || die "GRUB's UEFI modules are missing: apt-get install grub-efi-amd64-bin"
   [[ -f "${REPO_ROOT}/dist/shoal-install.mjs" ]] || die "dist/shoal-install.mjs is missing: run npm run build first"
-
-  if ((${#SETTINGS[@]})); then
-    local s
-    for s in "${SETTINGS[@]}"; do check_setting "$s"; done
-  fi
-
-  [[ -n "$MIRROR" ]] || MIRROR="$(apt_mirror archive)"
-  [[ -n "$MIRROR" ]] || die "no Debian mirror in /etc/apt/sources.list*: pass --mirror URL"
-  [[ -n "$SECURITY_MIRROR" ]] || SECURITY_MIRROR="$(apt_mirror security)"
-  [[ -n "$SECURITY_MIRROR" ]] || SECURITY_MIRROR="${MIRROR%/}-security"
-  curl -fsS -o /dev/null --max-time 30 "${MIRROR%/}/dists/${RELEASE}/InRelease" ||
-    die "cannot reach ${MIRROR%/}/dists/${RELEASE}/InRelease: check the network, or pass --mirror URL"
 
   mkdir -p "$CACHE_DIR" "$OUTPUT_DIR"
   CACHE_DIR="$(cd "$CACHE_DIR" && pwd)"
