@@ -1,17 +1,8 @@
 /**
- * What is on the target now, for the plan and the typed confirmation: the partition table, each filesystem and
- * its label, an OS found on it (os-release in a Linux filesystem, the product name in a Windows SOFTWARE hive)
- * and the space in use. Each filesystem is mounted read-only (nosuid, nodev, noexec; no journal replay) on a
- * directory of its own and let go at once: the disk is untrusted, and nothing on it is written.
- * The `wipe` guard (recipe) then refuses a disk that holds another OS, or data but no OS.
+ * What is on the target now, as the plan holds it (ops/disk-look.ts looks): the partition table, each filesystem
+ * and its label, an OS found on it and the space in use. The recipe's `wipe` guard refuses a disk that holds
+ * another OS, or data but no OS. Pure: no command, no mount.
  */
-import { mkdtemp, rmdir, statfs } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { DiskFacts } from './disks.ts';
-import { run } from './exec.ts';
-import { resolveInRoot } from './in-root.ts';
-import { readOsRelease } from './linux/os-release.ts';
 import { parseReference } from './oci/reference.ts';
 import type { Recipe } from './recipe.ts';
 import { formatBytes } from './sizes.ts';
@@ -43,79 +34,8 @@ export interface DiskContents {
   volumes: FoundVolume[];
 }
 
-const LINUX_FS = ['ext2', 'ext3', 'ext4', 'xfs', 'btrfs'];
 /** Signatures of data that are not a filesystem of their own, but data all the same. */
 const MEMBER_FS = ['LVM2_member', 'linux_raid_member', 'zfs_member', 'crypto_LUKS', 'bcache', 'VMFS_volume_member'];
-const HIVE = 'Windows/System32/config/SOFTWARE';
-/** A mount or a hive read of an untrusted disk must not hang the plan. */
-const TIMEOUT_MS = 60_000;
-
-/** Read-only, nothing executable or device-like honoured, and no journal replayed (which would write). */
-export function inspectMountOptions(fstype: string): string[] {
-  const base = ['ro', 'nosuid', 'nodev', 'noexec'];
-  if (fstype === 'ext3' || fstype === 'ext4') base.push('noload');
-  if (fstype === 'xfs' || fstype === 'btrfs') base.push(fstype === 'xfs' ? 'norecovery' : 'nologreplay');
-  return base;
-}
-
-async function productName(root: string): Promise<string | undefined> {
-  const hive = await resolveInRoot(root, HIVE).catch(() => undefined);
-  if (!hive) return undefined;
-  const { stdout } = await run(['hivexget', hive, 'Microsoft\\Windows NT\\CurrentVersion', 'ProductName'], { signal: AbortSignal.timeout(TIMEOUT_MS) }).catch(() => ({ stdout: '' }));
-  return stdout.trim().slice(0, 200) || 'Windows (no product name in its SOFTWARE hive)';
-}
-
-/** Mount one volume read-only, look, let go. */
-async function lookInside(v: FoundVolume): Promise<FoundVolume> {
-  const fstype = v.fstype!;
-  const type = fstype === 'ntfs' ? 'ntfs-3g' : fstype;
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-install-look-'));
-  try {
-    await run(['mount', '-t', type, '-o', inspectMountOptions(fstype).join(','), v.device, dir], { signal: AbortSignal.timeout(TIMEOUT_MS) });
-  } catch (e) {
-    await rmdir(dir).catch(() => undefined);
-    const why = (e as Error).message.split('\n').find((l) => l.trim())?.trim() ?? 'mount failed';
-    return { ...v, note: `could not be mounted read-only to look inside (${why.slice(0, 160)})` };
-  }
-  try {
-    const st = await statfs(dir);
-    const usedBytes = (st.blocks - st.bfree) * st.bsize;
-    if (fstype === 'ntfs') {
-      const name = await productName(dir);
-      return { ...v, usedBytes, ...(name ? { os: { kind: 'windows', id: 'windows', name } } : {}) };
-    }
-    const rel = await readOsRelease(dir).catch(() => ({}) as Record<string, string>);
-    const id = rel.ID?.toLowerCase().replace(/[^a-z0-9._-]/g, '').slice(0, 64);
-    if (!id) return { ...v, usedBytes };
-    const name = (rel.PRETTY_NAME ?? rel.NAME ?? id).replace(/[\x00-\x1f\x7f]/g, '').slice(0, 120);
-    return { ...v, usedBytes, os: { kind: 'linux', id, name } };
-  } finally {
-    await run(['umount', dir]).catch(() => run(['umount', '--lazy', dir]).catch(() => undefined));
-    await rmdir(dir).catch(() => undefined);
-  }
-}
-
-async function wholeDiskSignature(disk: DiskFacts): Promise<{ fstype?: string; label?: string }> {
-  const { stdout } = await run(['blkid', '--probe', '--output', 'export', disk.path], { okExitCodes: [2], signal: AbortSignal.timeout(TIMEOUT_MS) });
-  const kv = Object.fromEntries(stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  return { fstype: kv.TYPE, label: kv.LABEL };
-}
-
-/** What is on the disk now. Mounts read-only, writes nothing; a disk in use or an image file is not looked into. */
-export async function diskContents(disk: DiskFacts): Promise<DiskContents> {
-  if (disk.kind === 'image') return { examined: false, note: 'a disk image file: its contents are not examined', volumes: [] };
-  if (disk.inUse.length) return { examined: false, note: 'in use: not examined', partitionTable: disk.partitionTable, volumes: [] };
-  let volumes: FoundVolume[] = disk.partitions.map((p) => ({ device: p.path, sizeBytes: p.sizeBytes, fstype: p.fstype, label: p.label }));
-  if (!disk.partitions.length && !disk.partitionTable) {
-    const whole = await wholeDiskSignature(disk).catch(() => ({}) as { fstype?: string });
-    volumes = whole.fstype ? [{ device: disk.path, sizeBytes: disk.sizeBytes, ...whole }] : [];
-  }
-  const looked: FoundVolume[] = [];
-  for (const v of volumes) {
-    looked.push(v.fstype && (LINUX_FS.includes(v.fstype) || v.fstype === 'ntfs') ? await lookInside(v) : v);
-  }
-  return { examined: true, partitionTable: disk.partitionTable, volumes: looked };
-}
 
 /** One line per volume: `/dev/sdb2 ext4 "root" Debian GNU/Linux 12 (bookworm), 1.2 GiB in use`. */
 export function describeContents(c: DiskContents): string[] {

@@ -1,6 +1,6 @@
 import { InputError, readRegularFile } from './bounded-input.ts';
 import { lockDisk, type DiskLock } from './disk-lock.ts';
-import { diskContents } from './disk-contents.ts';
+import { diskContents } from './disk-look.ts';
 import type { DiskHints } from './disk-hints.ts';
 import { chooseTarget } from './disk-target.ts';
 import { DiskError, inspectDisk } from './disks.ts';
