@@ -48,7 +48,7 @@ const servedOfBlob = () => gate.served.get(pushed.digest) ?? 0;
 const failures = (runs: CliRun[]) =>
   runs
     .filter((r) => r.code !== 0)
-    .map((r) => `exit ${r.code}: ${resultOf(r)?.failedStep ?? ''} ${resultOf(r)?.message ?? r.stderr.slice(-400)}`)
+    .map((r) => `exit ${r.code}: ${resultOf(r)?.failedStep ?? '(no result)'} ${JSON.stringify(resultOf(r)?.message ?? r.stderr.slice(-1500))}`)
     .join('\n');
 
 test(`${RACK} installs at once against a busy origin (2 downloads at a time, 429 Retry-After: 1): all succeed`, { timeout: 600_000 }, async (t) => {
