@@ -197,10 +197,6 @@ apt_mirror() {
   done | head -n 1
 }
 
-sha256_of() {
-  sha256sum "$@" | cut -d' ' -f1
-}
-
 # Each setting is one word of the kernel command line's syntax (H6's reader): shoal.KEY or shoal.KEY=VALUE,
 # quotes around a value with spaces. One per line in shoal.conf.
 check_setting() {
@@ -399,8 +395,14 @@ build_debian() {
   echo "==> ${OUTPUT_DIR}/install.iso ($(du -m "${OUTPUT_DIR}/install.iso" | cut -f1) MiB) in $((SECONDS - t0)) s"
 }
 
-case "$FLAVOUR" in
-  debian) build_debian ;;
-  bootc) build_bootc ;;
-  *) die "--flavour must be debian or bootc (got ${FLAVOUR})" ;;
-esac
+main() {
+  case "$FLAVOUR" in
+    debian) build_debian ;;
+    bootc) build_bootc ;;
+    *) die "--flavour must be debian or bootc (got ${FLAVOUR})" ;;
+  esac
+}
+
+# bash reads a script as it runs it: on one line with exit, nothing after main is read from a file that changed
+# meanwhile (a checkout during a ten-minute build).
+main; exit
