@@ -11,7 +11,7 @@ import { contentsSummary } from './disk-contents.ts';
 import { chooseByHints, describeHints, HintsRefused, type DiskHints } from './disk-hints.ts';
 import { chooseTarget } from './disk-target.ts';
 import { DiskError, inspectDisk, listDisks, type DiskFacts } from './disks.ts';
-import type { EventSink, InstallEvent, InstallResult } from './events.ts';
+import { now, parseEventLine, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
 import { run } from './exec.ts';
 import { machineFacts, type MachineFacts } from './machine.ts';
 import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './outputs/json-log.ts';
@@ -71,8 +71,8 @@ export interface DiskChoice {
   found?: string;
   /** Offered because the command line named it (`--disk FILE`), not found by lsblk. */
   extra: boolean;
-  /** With a recipe's target_disk_hints: whether they chose this disk, or what ruled it out. */
-  hint?: { chosen: boolean; reasons: string[] };
+  /** With a recipe's target_disk_hints: chosen by them, matching them among others (refused), or ruled out, and why. */
+  hint?: HintVerdict;
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reasons: string[] };
@@ -206,21 +206,26 @@ function choiceOf(d: DiskFacts, extra: boolean): DiskChoice {
   return { facts: d, blockers, bootMedium: d.bootMedium, found: foundOnDisk(d), extra };
 }
 
+export interface HintVerdict {
+  verdict: 'chosen' | 'matches' | 'ruled out';
+  reasons: string[];
+}
+
 /** The hints' verdict on each disk: the one they chose, and what ruled out each other one. */
-function hintVerdicts(hints: DiskHints, disks: DiskFacts[]): Map<string, { chosen: boolean; reasons: string[] }> {
-  const out = new Map<string, { chosen: boolean; reasons: string[] }>();
+function hintVerdicts(hints: DiskHints, disks: DiskFacts[]): Map<string, HintVerdict> {
+  const out = new Map<string, HintVerdict>();
   let ruledOut;
   try {
     const choice = chooseByHints(hints, disks);
-    out.set(choice.disk.path, { chosen: true, reasons: [choice.why] });
+    out.set(choice.disk.path, { verdict: 'chosen', reasons: [choice.why] });
     ruledOut = choice.ruledOut;
   } catch (e) {
     if (!(e instanceof HintsRefused)) throw e;
     ruledOut = e.ruledOut;
   }
-  for (const r of ruledOut) out.set(r.path, { chosen: false, reasons: r.reasons });
-  // Refused for several matches: the ones left over match, and are not chosen.
-  for (const d of disks) if (!out.has(d.path)) out.set(d.path, { chosen: false, reasons: [`matches ${describeHints(hints)} too: the hints do not pick one disk`] });
+  for (const r of ruledOut) out.set(r.path, { verdict: 'ruled out', reasons: r.reasons });
+  // Refused for several matches: the ones left over match, and none is chosen.
+  for (const d of disks) if (!out.has(d.path)) out.set(d.path, { verdict: 'matches', reasons: [`matches ${describeHints(hints)}, as another disk does: add a criterion`] });
   return out;
 }
 
@@ -294,7 +299,7 @@ export class ConsoleSession {
     this.hints = recipe.target_disk_hints;
     const target = await chooseTarget(recipe.target_disk, recipe.target_disk_hints, { listDisks: () => this.deps.listDisks() });
     const choice = await this.disk(target.path);
-    return this.hints ? { ...choice, hint: { chosen: true, reasons: [target.why] } } : choice;
+    return this.hints ? { ...choice, hint: { verdict: 'chosen', reasons: [target.why] } } : choice;
   }
 
   /** A disk the recipe names: from the last listing, or inspected now. */
@@ -530,10 +535,14 @@ export async function followLatestLog(onEvent: (e: InstallEvent) => void, signal
   }
 }
 
-/** Replay a JSON-lines log from the start and keep following it until `signal` aborts or a result arrives. */
+/**
+ * Replay a JSON-lines log from the start and keep following it until `signal` aborts or a result arrives. A line
+ * that is not an event of this stream version is reported as a warning, never passed on as an event.
+ */
 export async function followLog(path: string, onEvent: (e: InstallEvent) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
   let offset = 0;
   let pending = '';
+  let lineNo = 0;
   while (!signal.aborted) {
     const size = await stat(path).then((s) => s.size, () => 0);
     if (size > offset) {
@@ -548,15 +557,15 @@ export async function followLog(path: string, onEvent: (e: InstallEvent) => void
       const lines = (pending + chunk).split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
+        lineNo++;
         if (!line.trim()) continue;
-        let e: InstallEvent;
-        try {
-          e = JSON.parse(line) as InstallEvent;
-        } catch {
+        const read = parseEventLine(line);
+        if ('problem' in read) {
+          onEvent({ type: 'log', at: now(), level: 'warn', message: `${path} line ${lineNo} is not an install event (${read.problem}); skipped` });
           continue;
         }
-        onEvent(e);
-        if (e.type === 'result') return;
+        onEvent(read.event);
+        if (read.event.type === 'result') return;
       }
     }
     await new Promise((r) => setTimeout(r, pollMs));

@@ -14,13 +14,16 @@ import { Loading, Prompt, quitKeys } from './common.tsx';
 const shortBlocker = (d: DiskChoice) => (d.bootMedium ? 'boot medium' : d.facts.readOnly ? 'read-only' : 'in use');
 const bus = (d: DiskChoice) => (d.facts.kind === 'image' ? 'file' : d.facts.transport ?? '');
 
-/** The hints' mark: `*` the disk they chose, `x` one they ruled out. */
-const hintMark = (d: DiskChoice) => (d.hint ? (d.hint.chosen ? '* ' : 'x ') : '');
+/** The hints' mark: `*` the disk they chose, `?` one of several they match, `x` one they ruled out. */
+const HINT_MARK = { chosen: '* ', matches: '? ', 'ruled out': 'x ' } as const;
+const HINT_TAIL = { chosen: 'chosen by hints', matches: 'matches hints', 'ruled out': 'ruled out' } as const;
+const HINT_LINE = { chosen: "Chosen by the recipe's hints: ", matches: "Matches the recipe's hints: ", 'ruled out': "Ruled out by the recipe's hints: " } as const;
+const hintMark = (d: DiskChoice) => (d.hint ? HINT_MARK[d.hint.verdict] : '');
 
 function diskRow(d: DiskChoice, w: number) {
   const f = d.facts;
   const state = d.blockers.length ? shortBlocker(d) : f.kind === 'image' ? 'disk image file' : f.serial ?? '';
-  const tail = d.hint ? `${d.hint.chosen ? 'chosen by hints' : 'ruled out'}${state ? ` ${state}` : ''}` : state;
+  const tail = d.hint ? `${HINT_TAIL[d.hint.verdict]}${state ? ` ${state}` : ''}` : state;
   return fit(`${hintMark(d)}${padEnd(f.name, 12)} ${padEnd(formatBytes(f.sizeBytes), 10)} ${padEnd(bus(d), 6)} ${padEnd(f.model ?? '', 22)} ${tail}`, w);
 }
 
@@ -37,7 +40,7 @@ function Details({ disk, lines }: { disk: DiskChoice; lines: number }) {
     { text: head },
     { text: ids, colour: theme.colour.muted },
     ...(paths ? [{ text: paths, colour: theme.colour.muted }] : []),
-    ...(disk.hint ? [{ text: `${disk.hint.chosen ? 'Chosen by the recipe\'s hints: ' : 'Ruled out by the recipe\'s hints: '}${disk.hint.reasons.join('; ')}`, colour: disk.hint.chosen ? theme.colour.ok : theme.colour.warn }] : []),
+    ...(disk.hint ? [{ text: `${HINT_LINE[disk.hint.verdict]}${disk.hint.reasons.join('; ')}`, colour: disk.hint.verdict === 'chosen' ? theme.colour.ok : theme.colour.warn }] : []),
     { text: `${table}${disk.found ? `   Found: ${disk.found}` : ''}` },
   ];
   const reasons = disk.blockers.flatMap((r, i) => wrap(`${i === 0 ? 'Cannot be chosen: ' : '  '}${r}`, width, '    '));
