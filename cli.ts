@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { runAuto, systemPower, type PowerAction } from './ops/auto.ts';
 import { runBoot } from './ops/boot-mode.ts';
 import { DiskError } from './ops/disks.ts';
-import { now, type EventSink, type InstallResult } from './ops/events.ts';
+import { now, streamLine, type EventSink, type InstallResult } from './ops/events.ts';
 import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
 import { linePrinter } from './ops/outputs/line-printer.ts';
 import { renderPlan } from './ops/plan-text.ts';
@@ -148,7 +148,7 @@ async function installPrepared(values: Values, { plan, inputs, secrets, lock }: 
   }
   const logPath = values.log ?? defaultLogPath();
   const log = jsonLog(logPath);
-  const faces: EventSink[] = [log.sink, values.json ? (e) => process.stdout.write(`${JSON.stringify(e)}\n`) : linePrinter((l) => process.stdout.write(`${l}\n`))];
+  const faces: EventSink[] = [log.sink, values.json ? (e) => process.stdout.write(`${streamLine(e)}\n`) : linePrinter((l) => process.stdout.write(`${l}\n`))];
   const onEvent: EventSink = (e) => faces.forEach((f) => f(e));
   // The plan is not printed here: its warnings (such as what a dead install left and was cleared) go to the log.
   for (const message of plan.warnings) onEvent({ type: 'log', at: now(), level: 'warn', message });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runAuto, type PowerAction } from '../../ops/auto.ts';
-import type { InstallEvent } from '../../ops/events.ts';
+import { parseEventLine, type InstallEvent } from '../../ops/events.ts';
 import type { MachineFacts } from '../../ops/machine.ts';
 import type { Plan, StepName } from '../../ops/plan.ts';
 import { StepError, type StepImpl } from '../../ops/runner.ts';
@@ -75,7 +75,11 @@ function assertReport(r: ReceivedRequest, expected: Record<string, unknown>, opt
 }
 
 async function events(log: string): Promise<InstallEvent[]> {
-  return (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as InstallEvent);
+  return (await readFile(log, 'utf8')).trim().split('\n').map((l) => {
+    const read = parseEventLine(l);
+    if ('problem' in read) throw new Error(`the install log holds a line that is not an install event (${read.problem}): ${l}`);
+    return read.event;
+  });
 }
 
 const LINUX_RECIPE = (disk: string) => ({

@@ -11,7 +11,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { render, cleanup } from 'ink-testing-library';
 import { followLatestLog, followLog } from '../../ops/console-session.ts';
-import type { InstallEvent } from '../../ops/events.ts';
+import { streamLine, type InstallEvent } from '../../ops/events.ts';
 import { makePlan } from '../../ops/plan.ts';
 import { parseRecipe } from '../../ops/recipe.ts';
 import { runPlan } from '../../ops/runner.ts';
@@ -212,7 +212,7 @@ test('watch mode on tty1 starts before auto mode has a log: it waits, then follo
       { type: 'step-fail', at, step: 'partition.service', message: 'sgdisk: the disk went away', hint: 'check the cabling' },
       { type: 'result', at, result: { ok: false, failedStep: 'partition.service', message: 'sgdisk: the disk went away', startedAt: at, finishedAt: at, steps: [], partitions: [] } },
     ];
-    await writeFile(join(dir, 'install-2026-11-26T10-00-00-000Z.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    await writeFile(join(dir, 'install-2026-11-26T10-00-00-000Z.jsonl'), events.map(streamLine).join('\n') + '\n');
     await ui.waitFor('The automatic install failed at partition.service.');
     assert.match(ui.lastFrame()!, /sgdisk: the disk went away/);
     assert.match(ui.lastFrame()!, /What to do: check the cabling/);
