@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { ensureBundle } from '../test/helpers/cli.ts';
 import { makeDiskImage, sh } from '../test/helpers/disk.ts';
 import { missingPrerequisite } from '../test/helpers/env.ts';
+import { pushImage, type ImageSpec } from '../test/helpers/oci-image.ts';
 import { pushArtifact, startRegistry } from '../test/helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../test/helpers/rootfs.ts';
+import { PREFETCH_ENV } from '../ops/linux/layers.ts';
 
 const CACHE = process.env.SHOAL_TEST_CACHE ?? '/var/cache/shoal-install-test';
 const UNPACKED_MB = Number(process.env.BENCH_ROOTFS_MB ?? 600);
@@ -26,6 +28,25 @@ async function benchRootfs(): Promise<string> {
   sh(`mv ${out}.tmp ${out}`);
   await rm(tree, { recursive: true, force: true });
   return out;
+}
+
+/**
+ * The same tree as five layers, as a Containerfile would make it: the base, the incompressible blob, and the
+ * text files in three parts (uncompressed tars, cached; zstd when pushed).
+ */
+function benchLayers(blobFile: string): ImageSpec {
+  const dir = join(CACHE, `bench-layers-${UNPACKED_MB}mb-v1`);
+  const tars = [1, 2, 3, 4, 5].map((n) => join(dir, `layer${n}.tar`));
+  if (!tars.every((t) => existsSync(t))) {
+    sh(`rm -rf ${dir} && mkdir -p ${dir}/tree && zstd -dc ${blobFile} | tar -x --numeric-owner -C ${dir}/tree`);
+    const t = `tar --create --numeric-owner --xattrs --xattrs-include='*' --acls -C ${dir}/tree`;
+    sh(`${t} --exclude=./usr/lib/text --exclude=./usr/lib/blob.bin -f ${tars[0]} .`);
+    sh(`${t} -f ${tars[1]} ./usr/lib/blob.bin`);
+    sh(`cd ${dir}/tree && ls -d usr/lib/text/d* | sort -V | awk '{ print "./" $0 > "${dir}/part" (NR % 3) }'`);
+    for (const [i, part] of ['part0', 'part1', 'part2'].entries()) sh(`${t} -f ${tars[i + 2]} -T ${dir}/${part}`);
+    sh(`rm -rf ${dir}/tree ${dir}/part*`);
+  }
+  return { layers: tars.map((tar) => ({ tar, compression: 'zstd' as const })) };
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -78,20 +99,21 @@ async function main() {
       artifactType: 'application/vnd.shoal.rootfs.tar.zst',
       title: 'rootfs.tar.zst',
     });
+    const layered = await pushImage(registry, 'bench/rootfs:5layers', benchLayers(blobFile));
     const size = `${Math.ceil((UNPACKED_MB * 2.2) / 1024) + 1}G`;
     const blobUrl = `http://${registry.host}/v2/bench/rootfs/blobs/${pushed.digest}`;
 
     // Ours: the whole headless install up to the bootloader (which this kernel cannot run).
-    const runOurs = async (i: number) => {
+    const runOurs = async (i: number, tag = '1', env: string[] = []) => {
       const disk = makeDiskImage(join(work, `ours-${i}.img`), size);
       const recipe = join(work, `recipe-${i}.json`);
       await writeFile(recipe, JSON.stringify({
         task_target: 'install-linux.target',
         target_disk: disk,
-        oci_url: `${registry.host}/bench/rootfs:1`,
+        oci_url: `${registry.host}/bench/rootfs:${tag}`,
         partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
       }));
-      const r = await timed('node', [bundle, 'install', '--recipe', recipe, '--yes', '--stop-before', 'bootloader-linux.service', '--log', join(work, `bench-${i}.jsonl`)]);
+      const r = await timed('env', [...env, 'node', bundle, 'install', '--recipe', recipe, '--yes', '--stop-before', 'bootloader-linux.service', '--log', join(work, `bench-${i}.jsonl`)]);
       await rm(disk);
       return r;
     };
@@ -122,8 +144,15 @@ curl -sSf ${blobUrl} | zstd -dc | tar -x --numeric-owner --xattrs --xattrs-inclu
     sh(`curl -sSf ${blobUrl} -o /dev/null`);
     const ours: Timed[] = [];
     const shell: Timed[] = [];
+    const five: Timed[] = [];
+    const fiveSerial: Timed[] = [];
+    const fiveAhead: Timed[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      const order: [Timed[], (i: number) => Promise<Timed>][] = i % 2 === 0 ? [[ours, runOurs], [shell, runShell]] : [[shell, runShell], [ours, runOurs]];
+      const runFive = (n: number) => runOurs(n, '5layers');
+      const runFiveSerial = (n: number) => runOurs(n, '5layers', [`${PREFETCH_ENV}=0`]);
+      const runFiveAhead = (n: number) => runOurs(n, '5layers', [`${PREFETCH_ENV}=32`]);
+      const pairs: [Timed[], (i: number) => Promise<Timed>][] = [[ours, runOurs], [shell, runShell], [five, runFive], [fiveSerial, runFiveSerial], [fiveAhead, runFiveAhead]];
+      const order = i % 2 === 0 ? pairs : [...pairs].reverse();
       for (const [into, run] of order) {
         sh('sync');
         into.push(await run(i));
@@ -141,6 +170,12 @@ curl -sSf ${blobUrl} | zstd -dc | tar -x --numeric-owner --xattrs --xattrs-inclu
     console.log(`shell pipeline (curl | zstd -dc | tar -x): median ${seconds(shellMs)} s (${runs(shell)}), CPU ${cpu(shell)} s`);
     console.log(`(CPU: busy time of the whole machine during the run, ${cpus().length} CPUs)`);
     console.log(`ratio (ours / shell, medians): ${(oursMs / shellMs).toFixed(3)}  (target <= 1.15; peak RSS target <= 150 MiB)`);
+    const layerCount = layered.layerDigests.length;
+    const peak = (rs: Timed[]) => (Math.max(...rs.map((r) => r.peakKiB)) / 1024).toFixed(0);
+    console.log(`five-layer image (same tree, ${layerCount} zstd layers): median ${seconds(median(five.map((r) => r.ms)))} s (${runs(five)}), CPU ${cpu(five)} s, peak RSS ${peak(five)} MiB`);
+    for (const [label, rs] of [['no layer fetched ahead', fiveSerial], ['32 MiB fetched ahead', fiveAhead]] as const) {
+      console.log(`five-layer image, ${label} (${PREFETCH_ENV}=${rs === fiveSerial ? 0 : 32}): median ${seconds(median(rs.map((r) => r.ms)))} s (${runs(rs)}), peak RSS ${peak(rs)} MiB`);
+    }
   } finally {
     await registry.stop();
     execFileSync('bash', ['-c', `umount ${join(work, 'mnt')} 2>/dev/null; true`]);

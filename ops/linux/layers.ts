@@ -13,8 +13,19 @@ import { tarCommand } from './rootfs.ts';
 import { TarEntryReader, TarFormatError } from './tar-entries.ts';
 import { applyWhiteouts } from './whiteouts.ts';
 
-/** How far the download of the next layer may run ahead of the unpack (memory, not disk). */
-export const PREFETCH_BYTES = 32 * 1024 * 1024;
+/**
+ * How far the download of the next layer runs ahead of the unpack: its request, auth and first bytes are done
+ * while the current layer unpacks. More buys nothing measurable on a fast link and costs memory past the install's
+ * 150 MiB budget (bench: 32 MiB ahead peaked at 226 MiB RSS, 1 MiB at 152, 256 KiB at 148).
+ */
+export const PREFETCH_BYTES = 256 * 1024;
+/** MiB to fetch ahead instead (0: each layer only when its turn comes; at most 256), where memory allows more. */
+export const PREFETCH_ENV = 'SHOAL_LAYER_PREFETCH_MIB';
+
+function prefetchBytes(): number {
+  const mib = Number(process.env[PREFETCH_ENV]);
+  return process.env[PREFETCH_ENV] !== undefined && Number.isFinite(mib) && mib >= 0 && mib <= 256 ? mib * 1024 * 1024 : PREFETCH_BYTES;
+}
 
 const DECOMPRESS: Record<Exclude<ImageFormat, 'wim' | 'tar'>, string[]> = {
   gzip: ['pigz', '-dc'],
@@ -39,7 +50,7 @@ export function imageDescription(r: ResolvedArtifact): string {
 
 export function describeLayers(): string[] {
   return [
-    'for each layer, bottom first: GET layer (sha256 checked as it streams; the next layer fetched meanwhile, at most 32 MiB ahead)',
+    "for each layer, bottom first: GET layer (sha256 checked as it streams; the next layer's request and first 256 KiB made meanwhile)",
     `  | <pigz|zstd|xz> -dc | (entries checked: nothing through a symlink out of the target) | ${layerTarCommand('<root>').join(' ')}`,
     '  then the layer\'s whiteouts (.wh.NAME, .wh..wh..opq) removed within the target',
   ];
@@ -116,9 +127,11 @@ async function unpackLayer(ctx: StepContext, root: string, stream: Readable, for
 }
 
 /** A layer's bytes, fetched ahead into a bounded buffer; its errors (a digest mismatch) reach the reader. */
-function fetchAhead(ctx: StepContext, resolved: ResolvedArtifact, layer: ArtifactLayer, onBytes: (n: number) => void): Readable {
+function fetchAhead(ctx: StepContext, resolved: ResolvedArtifact, layer: ArtifactLayer, ahead: number, onBytes: (n: number) => void): Readable {
   const blob = registryClient(ctx).openBlob({ reference: resolved.reference, layer }, { signal: ctx.signal, onProgress: onBytes });
-  const buffer = new PassThrough({ highWaterMark: PREFETCH_BYTES });
+  // Held on the writable side, chunk by chunk: a readable side this large would hand its reader one huge
+  // concatenated Buffer per read (measured: four times slower, and 400 MiB of memory).
+  const buffer = new PassThrough({ writableHighWaterMark: Math.max(ahead, 64 * 1024), readableHighWaterMark: 64 * 1024 });
   pipeline(blob, buffer).catch(() => undefined); // the error is the buffer's, for whoever reads it
   return buffer;
 }
@@ -141,7 +154,8 @@ export async function applyLayers(ctx: StepContext, root: string, between?: (ind
     meter.update(delivered.reduce((a, b) => a + b, 0));
   };
   const streams: Readable[] = [];
-  const open = (i: number) => (streams[i] ??= fetchAhead(ctx, resolved, layers[i]!, count(i)));
+  const ahead = prefetchBytes();
+  const open = (i: number) => (streams[i] ??= fetchAhead(ctx, resolved, layers[i]!, ahead, count(i)));
   const result: LayersApplied = { layers: layers.length, whiteoutsRemoved: 0, replacedDirs: 0 };
   try {
     for (const [i, layer] of layers.entries()) {
@@ -149,7 +163,7 @@ export async function applyLayers(ctx: StepContext, root: string, between?: (ind
       meter.setPhase(label);
       ctx.log(`${label}: ${layer.digest} ${formatBytes(layer.size)} ${layer.mediaType}`);
       const { head, stream } = await peek(open(i), 512);
-      if (i + 1 < layers.length) open(i + 1);
+      if (ahead > 0 && i + 1 < layers.length) open(i + 1);
       const format = detectFormat(layer, head);
       if (format === 'wim') throw new StepError(`${label} is a WIM image, not a tar layer`);
       const guard = new LayerGuard(root, label);
