@@ -177,7 +177,7 @@ async function reasonsInUse(d: LsblkDevice, ctx: DiskContext): Promise<string[]>
   const mounted = mountsOf(d);
   const boot = bootMount(d);
   if (boot) reasons.push(`it is the running system's boot medium (${boot.dev} is mounted at ${boot.m})`);
-  for (const x of mounted.filter((x) => x !== boot)) reasons.push(`${x.dev} is mounted at ${x.m}`);
+  for (const x of mounted.filter((x) => x.dev !== boot?.dev || x.m !== boot.m)) reasons.push(`${x.dev} is mounted at ${x.m}`);
   const stale = leftByInstall(mounted);
   if (stale) reasons.push(`${STALE}: ${RERUN}, or run: umount --recursive ${stale.join(' ')}`);
   for (const c of all) if (ctx.swaps.includes(c.path)) reasons.push(`${c.path} is active swap`);
