@@ -327,6 +327,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
         finished_at: now(),
         schema_id: schemaId ?? (recipe ? recipe.schema_version : undefined),
         target_disk: chosenDisk,
+        image_digest: result?.imageDigest,
       });
       // Stopped by a signal (shutdown, Ctrl+C): one quick attempt, no retries that would hold the shutdown up.
       const stopping = opts.signal?.aborted === true;

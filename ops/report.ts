@@ -31,6 +31,8 @@ export interface StatusReport {
   schema_id?: string;
   /** Our extension: the disk the install chose, and why (README "Choosing the disk"). Absent when none was chosen. */
   target_disk?: ReportedTarget;
+  /** Our extension: the digest of the image manifest installed (from an index, the one for this machine's platform). */
+  image_digest?: string;
 }
 
 export interface ReportedTarget {
@@ -81,6 +83,7 @@ export function makeStatusReport(fields: Omit<StatusReport, 'delivery_id' | 'dis
     dispatcher_version: DISPATCHER_VERSION,
     schema_id: fields.schema_id,
     target_disk: fields.target_disk,
+    image_digest: fields.image_digest,
   };
   return JSON.parse(JSON.stringify(report)) as StatusReport;
 }

@@ -75,6 +75,12 @@ test('the body carries exactly the contract fields; a failure needs failed_step;
   assert.notEqual(report().delivery_id, report().delivery_id, 'a new outcome has a new delivery id');
 });
 
+test('our image_digest extension: the manifest installed, only when an image was resolved', () => {
+  const digest = `sha256:${'e'.repeat(64)}`;
+  assert.equal(makeStatusReport({ status: 'success', image_digest: digest }).image_digest, digest);
+  assert.ok(!('image_digest' in makeStatusReport({ status: 'success' })));
+});
+
 test('503 twice, then 200 {"ok":true}: delivered on the third attempt with the same delivery_id, secret in the header only', async () => {
   const c = await controller((n, res) => (n < 2 ? json(res, 503, { ok: false }) : json(res, 200, { ok: true })));
   const logs: string[] = [];
