@@ -30,6 +30,7 @@ async function dirInRoot(root: string, spelled: string): Promise<string | undefi
 
 export async function applyWhiteouts(root: string, changes: LayerChanges): Promise<WhiteoutResult> {
   const result: WhiteoutResult = { removed: 0, skipped: [] };
+  if (!changes.whiteouts.length && !changes.opaque.length) return result;
   // This layer's paths and every directory on the way to them: what an opaque directory keeps.
   const kept = new Set<string>();
   for (const path of changes.written) {
