@@ -11,6 +11,7 @@ import { PlanRefused } from '../../ops/plan.ts';
 import { renderPlan } from '../../ops/plan-text.ts';
 import { prepareInstall } from '../../ops/prepare.ts';
 import { parseRecipe } from '../../ops/recipe.ts';
+import { buildHive } from '../../ops/windows/regf.ts';
 import { makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { skipUnless } from '../helpers/env.ts';
 
@@ -92,4 +93,24 @@ test('wipe "empty-or-same": data without an OS is refused; without the guard the
   assert.equal(await sha256File(image), before);
   const { plan } = await prepareInstall(recipe(loop), { machine: MACHINE });
   assert.match(renderPlan(plan), /WILL BE DESTROYED:/);
+});
+
+test('a Windows found by its SOFTWARE hive (NTFS mounted read-only, hivexget) is another OS to a Linux recipe with the guard', async (t) => {
+  if (!skipUnless(t, [...TOOLS, 'mkntfs', 'ntfs-3g', 'hivexget'])) return;
+  const { loop, image } = await oldDisk(t, {});
+  const mnt = await mkdtemp(join(tmpdir(), 'shoal-ntfs-'));
+  t.after(() => rm(mnt, { recursive: true, force: true }));
+  sh(`mkntfs -Q -F -L Windows ${loop}p2 >/dev/null`);
+  sh(`ntfs-3g ${loop}p2 ${mnt}`);
+  try {
+    await mkdir(join(mnt, 'Windows/System32/config'), { recursive: true });
+    const product = { name: 'CurrentVersion', values: [{ name: 'ProductName', type: 'REG_SZ' as const, data: 'Windows Server 2022 Standard' }] };
+    await writeFile(join(mnt, 'Windows/System32/config/SOFTWARE'), buildHive({ name: 'ROOT', children: [{ name: 'Microsoft', children: [{ name: 'Windows NT', children: [product] }] }] }));
+  } finally {
+    sh(`umount ${mnt}`);
+  }
+  const before = await sha256File(image);
+  await assert.rejects(prepareInstall(recipe(loop, { wipe: 'empty-or-same' }), { machine: MACHINE }), /\S+p2 holds Windows Server 2022 Standard \(ID windows\), not the OS being installed \(debian/);
+  assert.equal(await sha256File(image), before);
+  assert.deepEqual(await mountsOf(loop), []);
 });
