@@ -22,7 +22,7 @@ import { PlanRefused, type StepName } from './plan.ts';
 import type { DiskLock } from './disk-lock.ts';
 import { prepareInstall, type Prepared } from './prepare.ts';
 import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
-import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, type ReportedTarget, type WebhookTarget } from './report.ts';
+import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, reportedTarget, type ReportedTarget, type WebhookTarget } from './report.ts';
 import { runPlan, type StepImpl } from './runner.ts';
 import { imageSource, kernelSource, mergeSettings, settingOrigins, taskSource } from './settings.ts';
 import { STEPS } from './steps.ts';
@@ -159,20 +159,6 @@ async function effectiveRecipe(recipe: Recipe, args: KernelArgs, dir: string | u
     if (e instanceof RecipeError) throw new RecipeError(e.problems.map((p) => `${p} (after the shoal.* overrides)`));
     throw e;
   }
-}
-
-/** The disk the plan chose, as the webhook reports it. */
-function reportedTarget(plan: Prepared['plan']): ReportedTarget {
-  const t = plan.target;
-  return {
-    path: plan.disk.path,
-    ...(t?.given !== undefined ? { given: t.given } : {}),
-    chosen_by: t?.how ?? 'path',
-    ...(t?.hints ? { hints: t.hints } : {}),
-    why: t?.why ?? 'named by target_disk',
-    ...(plan.disk.serial ? { serial: plan.disk.serial } : {}),
-    ...(plan.disk.wwn ? { wwn: plan.disk.wwn } : {}),
-  };
 }
 
 /** The target disk may show up a little after boot (USB, RAID controllers): wait for its node, bounded. */

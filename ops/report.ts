@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import pkg from '../package.json' with { type: 'json' };
 import { redactText } from './exec.ts';
+import type { Plan } from './plan.ts';
 import { DEFAULT_RETRY, Patience, busyAnswer, busyLine, pause, type Busy } from './retry.ts';
 
 export const DISPATCHER_VERSION: string = pkg.version;
@@ -70,6 +71,18 @@ export interface PostOptions {
 export type PostOutcome =
   | { delivered: true; attempts: number; idempotent: boolean }
   | { delivered: false; attempts: number; permanent: boolean; reason: string };
+
+/**
+ * The disk a plan chose, as the report carries it: only when the recipe chose it by a stable name or by hints, so
+ * that a recipe naming /dev/sda reports exactly the contract's fields, as before.
+ */
+export function reportedTarget(plan: Plan): ReportedTarget | undefined {
+  const t = plan.target;
+  if (!t || t.how === 'path') return undefined;
+  return JSON.parse(
+    JSON.stringify({ path: plan.disk.path, given: t.given, chosen_by: t.how, hints: t.hints, why: t.why, serial: plan.disk.serial, wwn: plan.disk.wwn }),
+  ) as ReportedTarget;
+}
 
 export function makeStatusReport(fields: Omit<StatusReport, 'delivery_id' | 'dispatcher_version'> & { delivery_id?: string }): StatusReport {
   if (fields.status === 'failed' && !fields.failed_step) throw new Error('a failed status report needs failed_step');

@@ -10,7 +10,7 @@ import type { MachineFacts } from '../../ops/machine.ts';
 import { makePlan } from '../../ops/plan.ts';
 import { renderPlan } from '../../ops/plan-text.ts';
 import { parseRecipe, RecipeError, type Recipe } from '../../ops/recipe.ts';
-import { makeStatusReport } from '../../ops/report.ts';
+import { makeStatusReport, reportedTarget } from '../../ops/report.ts';
 
 const FIXTURES = new URL('../fixtures/lsblk/', import.meta.url);
 
@@ -210,9 +210,19 @@ test('the plan shows the name given, the device it resolved to, why, and the dis
   assert.match(text, /named: \/dev\/disk\/by-id\/wwn-0x5002538e40a1b2c3 -> \/dev\/sda/);
   assert.match(text, /chosen: the only disk matching size:>=400G,rotational:false; target_disk .* names the same disk/);
   assert.match(text, /not \/dev\/sdb: rotational is true, not false/);
-  const report = makeStatusReport({ status: 'success', target_disk: { path: '/dev/sda', given: target.given, chosen_by: target.how, hints: target.hints, why: target.why, serial: 'S45NNA0M123456' } });
-  assert.deepEqual(JSON.parse(JSON.stringify(report)).target_disk.chosen_by, 'hints');
-  assert.equal(makeStatusReport({ status: 'success' }).target_disk, undefined, 'no target_disk field unless a disk was chosen');
+  const report = makeStatusReport({ status: 'success', target_disk: reportedTarget(plan) });
+  assert.deepEqual(report.target_disk, {
+    path: '/dev/sda',
+    given: '/dev/disk/by-id/wwn-0x5002538e40a1b2c3',
+    chosen_by: 'hints',
+    hints: 'size:>=400G,rotational:false',
+    why: target.why,
+    serial: 'S45NNA0M123456',
+    wwn: '0x5002538e40a1b2c3',
+  });
+  const plain = recipe({ target_disk: '/dev/sda' });
+  const plainPlan = makePlan(plain, byName(disks, 'sda'), MACHINE, { target: await chooseTarget('/dev/sda', undefined) });
+  assert.ok(!('target_disk' in makeStatusReport({ status: 'success', target_disk: reportedTarget(plainPlan) })), 'a recipe naming /dev/sda reports only the contract fields, as before');
 });
 
 const contents = (volumes: DiskContents['volumes']): DiskContents => ({ examined: true, partitionTable: volumes.length ? 'gpt' : undefined, volumes });
