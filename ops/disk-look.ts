@@ -26,11 +26,14 @@ export function inspectMountOptions(fstype: string): string[] {
   return base;
 }
 
+/** Names read off an untrusted disk are shown on terminals: no control characters (escape sequences), bounded. */
+const printable = (text: string, max: number) => text.replace(/[\x00-\x1f\x7f-\x9f]/g, '').trim().slice(0, max);
+
 async function productName(root: string): Promise<string | undefined> {
   const hive = await resolveInRoot(root, HIVE).catch(() => undefined);
   if (!hive) return undefined;
   const { stdout } = await run(['hivexget', hive, 'Microsoft\\Windows NT\\CurrentVersion', 'ProductName'], { signal: AbortSignal.timeout(TIMEOUT_MS) }).catch(() => ({ stdout: '' }));
-  return stdout.trim().slice(0, 200) || 'Windows (no product name in its SOFTWARE hive)';
+  return printable(stdout, 120) || 'Windows (no product name in its SOFTWARE hive)';
 }
 
 /** Mount one volume read-only, look, let go. */
@@ -55,7 +58,7 @@ async function lookInside(v: FoundVolume): Promise<FoundVolume> {
     const rel = await readOsRelease(dir).catch(() => ({}) as Record<string, string>);
     const id = rel.ID?.toLowerCase().replace(/[^a-z0-9._-]/g, '').slice(0, 64);
     if (!id) return { ...v, usedBytes };
-    const name = (rel.PRETTY_NAME ?? rel.NAME ?? id).replace(/[\x00-\x1f\x7f]/g, '').slice(0, 120);
+    const name = printable(rel.PRETTY_NAME ?? rel.NAME ?? id, 120) || id;
     return { ...v, usedBytes, os: { kind: 'linux', id, name } };
   } finally {
     await run(['umount', dir]).catch(() => run(['umount', '--lazy', dir]).catch(() => undefined));
@@ -80,7 +83,8 @@ export async function diskContents(disk: DiskFacts): Promise<DiskContents> {
   const volumes: FoundVolume[] = [];
   for (const p of disk.partitions) {
     const sig = p.fstype ? {} : await probed(p.path);
-    volumes.push({ device: p.path, sizeBytes: p.sizeBytes, fstype: p.fstype ?? sig.TYPE, label: p.label ?? sig.LABEL });
+    const label = p.label ?? sig.LABEL;
+    volumes.push({ device: p.path, sizeBytes: p.sizeBytes, fstype: p.fstype ?? sig.TYPE, ...(label ? { label: printable(label, 64) } : {}) });
   }
   if (!disk.partitions.length && whole.TYPE) volumes.push({ device: disk.path, sizeBytes: disk.sizeBytes, fstype: whole.TYPE, label: whole.LABEL });
   const looked: FoundVolume[] = [];

@@ -12,7 +12,7 @@ import { renderPlan } from '../../ops/plan-text.ts';
 import { prepareInstall } from '../../ops/prepare.ts';
 import { parseRecipe } from '../../ops/recipe.ts';
 import { buildHive } from '../../ops/windows/regf.ts';
-import { makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
+import { attachLoop, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { skipUnless } from '../helpers/env.ts';
 
 const TOOLS = ['losetup', 'sgdisk', 'partprobe', 'mkfs.ext4', 'mkfs.vfat', 'blkid', 'mount'];
@@ -41,7 +41,7 @@ async function oldDisk(t: TestContext, files: Record<string, string>): Promise<{
   }
   await mkdir(tree, { recursive: true });
   sh(`sgdisk --new=1:1M:+32M --typecode=1:ef00 --new=2:0:0 --typecode=2:8300 ${image}`);
-  const loop = sh(`losetup --find --show --partscan ${image}`).trim();
+  const loop = attachLoop(image, { partscan: true });
   t.after(async () => {
     sh(`losetup -d ${loop}`);
     await rm(work, { recursive: true, force: true });
@@ -67,6 +67,15 @@ test('the plan says what is on the disk now: partition table, filesystems and la
   const text = renderPlan(plan);
   assert.match(text, /ON THE DISK NOW:\n {2}GPT partition table\n {2}\S+p1 {2}32\.0 MiB {2}vfat {2}"EFI"\n {2}\S+p2 .* {2}ext4 {2}"root" {2}Debian GNU\/Linux 12 \(bookworm\) {2}[\d.]+ \w+ in use/);
   assert.deepEqual(await mountsOf(loop), []);
+});
+
+test("a hostile os-release cannot put terminal escape sequences into the plan", async (t) => {
+  if (!skipUnless(t, TOOLS)) return;
+  const { loop } = await oldDisk(t, { 'etc/os-release': 'PRETTY_NAME="\u001b]0;owned\u0007\u001b[2JEvil OS\u009b"\nID=evil\n' });
+  const { plan } = await prepareInstall(recipe(loop), { machine: MACHINE });
+  const text = renderPlan(plan);
+  assert.match(text, /\]0;owned\[2JEvil OS/);
+  assert.doesNotMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
 });
 
 test('wipe "empty-or-same": a disk holding another OS is refused before anything is written (bytes unchanged); the same OS is allowed', async (t) => {
