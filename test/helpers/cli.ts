@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { InstallEvent } from '../../ops/events.ts';
+import { parseEventLine, type InstallEvent } from '../../ops/events.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLE = `${REPO}dist/shoal-install.mjs`;
@@ -18,16 +18,46 @@ export interface CliRun {
   stdout: string;
   stderr: string;
   events: InstallEvent[];
+  /** With noFirmware: the mountpoints the install left in its namespace (else nothing is known here: empty). */
+  leftMounted: string[];
 }
 
-/** Run `shoal-install ARGS`; `onSpawn` gets the process, `onLine` sees each stdout line as it comes (to act mid-install). */
+/** Marks the lines the no-firmware wrapper adds to stderr: what the install left mounted in its namespace. */
+const LEFT = 'shoal-test-left-mounted: ';
+
+/**
+ * `node BUNDLE ARGS` in a mount namespace of its own whose /sys/firmware is an empty tmpfs: the installer finds
+ * no UEFI and no efivars (machine.ts), and efibootmgr there finds no variables to write, so an install under test
+ * never writes the host's firmware boot entries, whatever the host booted with. The install's mounts stay in
+ * that namespace, so before it goes the wrapper lists what the install left mounted there (CliRun.leftMounted):
+ * mounts that were not there when it started (other installs' mounts are copied into the namespace too).
+ */
+const withoutFirmware = (bundle: string, args: string[]) => [
+  'unshare',
+  [
+    '--mount', '--propagation', 'private', '--', 'sh', '-c',
+    `mount -t tmpfs -o ro,size=4k shoal-test-no-firmware /sys/firmware || exit 99
+before=$(awk '{ print $5 }' /proc/self/mountinfo)
+node "$0" "$@"; rc=$?
+awk -v before="$before" 'BEGIN { n = split(before, b, "\\n"); for (i = 1; i <= n; i++) old[b[i]] = 1 } !($5 in old) { print "${LEFT}" $5 }' /proc/self/mountinfo >&2
+exit $rc`,
+    bundle, ...args,
+  ],
+] as const;
+
+/**
+ * Run `shoal-install ARGS`; `onSpawn` gets the process, `onLine` sees each stdout line as it comes (to act
+ * mid-install). `noFirmware` hides /sys/firmware from it (see withoutFirmware): for every run that reaches a
+ * boot loader step; the child is then the wrapper's shell, so not for tests that signal the installer.
+ */
 export function runCli(
   args: string[],
-  opts: { onLine?: (line: string, child: ChildProcess) => void; onSpawn?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { onLine?: (line: string, child: ChildProcess) => void; onSpawn?: (child: ChildProcess) => void; env?: NodeJS.ProcessEnv; timeoutMs?: number; noFirmware?: boolean } = {},
 ): Promise<CliRun> {
   const bundle = ensureBundle();
   return new Promise((resolve, reject) => {
-    const child = spawn('node', [bundle, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, argv] = opts.noFirmware ? withoutFirmware(bundle, args) : ['node', [bundle, ...args]];
+    const child = spawn(command, argv, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     opts.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
@@ -44,11 +74,14 @@ export function runCli(
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const events = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as InstallEvent);
-      resolve({ code, stdout, stderr, events });
+      const events: InstallEvent[] = [];
+      for (const l of stdout.split('\n').filter((l) => l.startsWith('{"'))) {
+        const read = parseEventLine(l);
+        if ('problem' in read) return reject(new Error(`--json printed a line that is not an install event (${read.problem}): ${l}`));
+        events.push(read.event);
+      }
+      const leftMounted = stderr.split('\n').filter((l) => l.startsWith(LEFT)).map((l) => l.slice(LEFT.length));
+      resolve({ code, stdout, stderr, events, leftMounted });
     });
   });
 }

@@ -4,7 +4,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const sh = (cmd: string) => execFileSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8' });
+/** Run CMD in bash with pipefail; its stdout as text. The one shell of the tests (shBytes for binary output). */
+export const sh = (cmd: string) => execFileSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8', maxBuffer: 256 << 20 });
+export const shBytes = (cmd: string) => execFileSync('bash', ['-o', 'pipefail', '-c', cmd], { maxBuffer: 256 << 20 });
 
 export function makeDiskImage(path: string, size: string): string {
   sh(`truncate -s ${size} ${path}`);
@@ -15,6 +17,11 @@ export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/** Attach IMAGE as a loop device of the test's own; returns its path. The one loop attach of the tests. */
+export function attachLoop(image: string, opts: { partscan?: boolean; readOnly?: boolean } = {}): string {
+  return sh(`losetup --find --show${opts.partscan ? ' --partscan' : ''}${opts.readOnly ? ' --read-only' : ''} ${image}`).trim();
 }
 
 export const loopsOf = (image: string) => sh(`losetup --noheadings --output NAME --associated ${image}`).trim();
@@ -32,7 +39,7 @@ export async function loopsLeft(image: string, timeoutMs = 5000): Promise<string
 
 /** Attach an installed image to look at it; `release` unmounts and detaches whatever was opened. */
 export async function inspectImage(image: string, mountBase: string) {
-  const loop = sh(`losetup --find --show --partscan --read-only ${image}`).trim();
+  const loop = attachLoop(image, { partscan: true, readOnly: true });
   sh(`partprobe ${loop} || true`);
   for (let i = 0; i < 50 && !sh(`ls ${loop}p1 2>/dev/null || true`).trim(); i++) await new Promise((r) => setTimeout(r, 100));
   const mounted: string[] = [];
