@@ -1,14 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import type { TestContext } from 'node:test';
 
-const has = (tool: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Is TOOL on PATH? The one tool check of the tests. */
+export const hasTool = (tool: string) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore' }).status === 0;
 
 /**
  * Why this test cannot run here (not root, a tool missing), or undefined when it can. Tests skip with this
@@ -16,7 +10,7 @@ const has = (tool: string) => {
  */
 export function missingPrerequisite(tools: string[] = []): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (loop devices, mkfs, mount)';
-  const missing = tools.filter((t) => !has(t));
+  const missing = tools.filter((t) => !hasTool(t));
   return missing.length ? `needs ${missing.join(', ')} (see .ci/run for the Debian packages)` : undefined;
 }
 

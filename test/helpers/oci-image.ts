@@ -3,7 +3,7 @@
  * of platforms) written by hand and copied into the test registry with skopeo, so the registry holds exactly our
  * bytes. Layers are tar files the test makes (GNU tar from a directory, with whiteout files in it).
  */
-import { execFileSync } from 'node:child_process';
+import { shBytes } from './disk.ts';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,7 +20,6 @@ export const LAYER_MEDIA_TYPE: Record<LayerCompression, string> = {
 
 const COMPRESS: Record<LayerCompression, string> = { gzip: 'pigz -c', zstd: 'zstd -q -c', none: 'cat' };
 
-const sh = (cmd: string) => execFileSync('bash', ['-o', 'pipefail', '-c', cmd], { maxBuffer: 256 * 1024 * 1024 });
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 export interface ImageSpec {
@@ -38,7 +37,7 @@ export interface PushedImage {
 
 /** A tar of `dir`'s contents (or of `members` in it) as builders write layers: paths `./...`, numeric owners, xattrs. */
 export function layerTar(dir: string, out: string, members = '.'): string {
-  sh(`tar --create --numeric-owner --xattrs --xattrs-include='*' -C ${dir} -f ${out} ${members}`);
+  shBytes(`tar --create --numeric-owner --xattrs --xattrs-include='*' -C ${dir} -f ${out} ${members}`);
   return out;
 }
 
@@ -54,7 +53,7 @@ async function writeImage(blobs: string, spec: ImageSpec): Promise<{ manifest: B
   for (const layer of spec.layers) {
     const tar = await readFile(layer.tar);
     diffIds.push(sha256(tar));
-    const packed = layer.compression === 'none' ? tar : sh(`${COMPRESS[layer.compression]} < ${layer.tar}`);
+    const packed = layer.compression === 'none' ? tar : shBytes(`${COMPRESS[layer.compression]} < ${layer.tar}`);
     layers.push({ mediaType: LAYER_MEDIA_TYPE[layer.compression], ...(await writeBlob(blobs, packed)) });
   }
   const config = Buffer.from(

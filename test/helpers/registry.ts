@@ -10,7 +10,8 @@
  * for fault tests. A process-exit hook kills and removes whatever a crashed
  * test left behind.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { hasTool } from './env.ts';
 import { createHash, createPrivateKey, randomUUID, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { copyFile, link, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -77,14 +78,7 @@ export const REGISTRY_TOOLS = ['docker-registry', 'skopeo', 'htpasswd', 'openssl
 
 /** Why registry tests cannot run here (a tool missing), or undefined. No root needed: the registry listens on a high port. */
 export function missingRegistryTools(tools: string[] = REGISTRY_TOOLS): string | undefined {
-  const missing = tools.filter((tool) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const missing = tools.filter((tool) => !hasTool(tool));
   return missing.length
     ? `needs ${missing.join(', ')} (apt-get install docker-registry skopeo apache2-utils openssl)`
     : undefined;

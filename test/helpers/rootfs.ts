@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { sh } from './disk.ts';
 import { chmod, chown, link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-const sh = (cmd: string, cwd?: string) => execFileSync('bash', ['-o', 'pipefail', '-c', cmd], { cwd, stdio: ['ignore', 'pipe', 'inherit'] });
 
 /**
  * A small Linux-like tree whose metadata a careless extract would lose: numeric owners with no

@@ -2,14 +2,15 @@
 // hivex (hivexregedit from libwin-hivex-perl, hivexsh from libhivex-bin).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { hasTool } from '../helpers/env.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BCD_GUIDS, bcdStoreTree, buildBcdStore, partitionDeviceElement } from '../../ops/windows/bcd.ts';
 import { buildHive, encodeValueData, type RegKey } from '../../ops/windows/regf.ts';
 
-const missing = ['hivexregedit', 'hivexsh'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+const missing = ['hivexregedit', 'hivexsh'].filter((t) => !hasTool(t));
 const skip = missing.length > 0 ? `needs ${missing.join(' and ')}: apt-get install -y libhivex-bin libwin-hivex-perl` : false;
 if (skip) console.warn(`\n*** SKIPPING bcd-hivex tests: ${skip} ***\n`);
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { resultOf, runCli } from '../helpers/cli.ts';
-import { inspectImage, loopsLeft, loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
+import { attachLoop, inspectImage, loopsLeft, loopsOf, makeDiskImage, sh, sha256File } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
 import { holdBlob } from '../helpers/hold-blob.ts';
 import { waitGone, whenRunning } from '../helpers/processes.ts';
@@ -104,7 +104,7 @@ test('two installs on one image file: the second (CLI, then auto mode) is refuse
 test('two installs on one loop block device: the whole-disk flock is held (as systemd tools see it) and the second is refused', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const image = makeDiskImage(join(work, 'block.img'), '512M');
-  const loop = sh(`losetup --find --show ${image}`).trim();
+  const loop = attachLoop(image);
   try {
     const first = await heldInstall('block-first', loop);
     const probe = sh(`flock --exclusive --nonblock ${loop} true && echo free || echo locked`).trim();

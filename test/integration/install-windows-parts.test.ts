@@ -22,7 +22,7 @@ import { checkGeneralized, parseStateIni } from '../../ops/windows/image-state.t
 import { assertNotMounted, parseMountinfo } from '../../ops/windows/ntfs-volume.ts';
 import { chooseStaging, STAGING_ENV } from '../../ops/windows/staging.ts';
 import { placeUnattend } from '../../ops/windows/unattend.ts';
-import { sh } from '../helpers/disk.ts';
+import { attachLoop, sh } from '../helpers/disk.ts';
 import { skipUnless } from '../helpers/env.ts';
 import { BOOT_FILES, GENERALIZED, NOT_GENERALIZED, softwareHive } from '../helpers/windows-tree.ts';
 
@@ -149,7 +149,7 @@ test('assertNotMounted: refuses a mounted partition, names the mountpoint; accep
   if (!skipUnless(t, ['losetup', 'sgdisk', 'partprobe', 'mkntfs', 'ntfs-3g'])) return;
   const img = join(work, 'mounted.img');
   sh(`truncate -s 64M ${img} && sgdisk --new=1:2048:0 --typecode=1:0700 ${img} >/dev/null`);
-  const loop = sh(`losetup --find --show --partscan ${img}`).trim();
+  const loop = attachLoop(img, { partscan: true });
   const mnt = join(work, 'mnt');
   try {
     sh(`partprobe ${loop}; for i in $(seq 50); do [ -b ${loop}p1 ] && break; sleep 0.1; done; mkntfs -f -q -p 2048 -H 255 -S 63 ${loop}p1`);
@@ -237,7 +237,7 @@ test('firmware entry: stale "Windows Boot Manager" entries (partition gone) are 
     `Boot0005* debian\tHD(1,GPT,${gone},0x800,0xfa000)/File(\\EFI\\debian\\shimx64.efi)`,
   ].join('\n');
   await writeFile(join(bin, 'efibootmgr'), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\n[ "$1" = -v ] && printf '%b\\n' '${listing.replaceAll("'", "")}'\nexit 0\n`, { mode: 0o755 });
-  const loop = sh(`losetup --find --show --partscan ${img}`).trim();
+  const loop = attachLoop(img, { partscan: true });
   const path = process.env.PATH;
   process.env.PATH = `${bin}:${path}`;
   try {

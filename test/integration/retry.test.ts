@@ -8,7 +8,7 @@ import { prepareInstall } from '../../ops/prepare.ts';
 import { parseRecipe } from '../../ops/recipe.ts';
 import { resumePoint, runPlan, StepError } from '../../ops/runner.ts';
 import { STEPS } from '../../ops/steps.ts';
-import { loopsOf, makeDiskImage, sh } from '../helpers/disk.ts';
+import { attachLoop, loopsOf, makeDiskImage, sh } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
@@ -102,7 +102,7 @@ test('retry from a failed config drive: the disk is picked up again by its UUIDs
   assert.equal(retried.imageDigest, failed.imageDigest);
   assert.deepEqual(retried.partitions.map((p) => p.fsUuid), failed.partitions.map((p) => p.fsUuid));
   assert.equal(loopsOf(disk), '', 'detached again');
-  const img = sh(`losetup --find --show --partscan --read-only ${disk}`).trim();
+  const img = attachLoop(disk, { partscan: true, readOnly: true });
   try {
     sh(`partprobe ${img} || true; for i in $(seq 50); do [ -b ${img}p1 ] && break; sleep 0.1; done`);
     assert.match(sh(`MTOOLS_SKIP_CHECK=1 mtype -i ${img}p1 ::/user-data`), /hostname: retried/);

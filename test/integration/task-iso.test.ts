@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { runAuto } from '../../ops/auto.ts';
 import { decideBootMode } from '../../ops/boot-mode.ts';
 import { mountIso, type Drive } from '../../ops/task-iso.ts';
-import { sh } from '../helpers/disk.ts';
+import { attachLoop, sh } from '../helpers/disk.ts';
 import { skipUnless } from '../helpers/env.ts';
 
 let work: string;
@@ -35,7 +35,7 @@ async function medium(name: string, files: Record<string, string>): Promise<stri
   for (const [f, text] of Object.entries(files)) await writeFile(join(content, f), text);
   const img = join(work, `${name}.img`);
   sh(`mkfs.ext4 -q -d ${content} ${img} 8M`);
-  const loop = sh(`losetup --find --show --read-only ${img}`).trim();
+  const loop = attachLoop(img, { readOnly: true });
   loops.push(loop);
   return loop;
 }

@@ -4,6 +4,7 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { hasTool } from '../helpers/env.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,11 +12,10 @@ import { join } from 'node:path';
 import { parseWimXml, readWimInfo, type ReadRange, type WimInfo } from '../../ops/windows/wim-header.ts';
 import { WimApplyProgressParser, type WimApplyEvent } from '../../ops/windows/wimapply-progress.ts';
 
-const has = (t: string) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
-const missingWim = ['wimcapture', 'wimappend', 'wiminfo', 'wimexport', 'wimapply'].filter((t) => !has(t));
+const missingWim = ['wimcapture', 'wimappend', 'wiminfo', 'wimexport', 'wimapply'].filter((t) => !hasTool(t));
 const skip = missingWim.length > 0 ? `needs ${missingWim.join(', ')}: apt-get install -y wimtools` : false;
 if (skip) console.warn(`\n*** SKIPPING wim-header tests: ${skip} ***\n`);
-const skipNtfs = skip || (has('mkntfs') ? false : 'needs mkntfs: apt-get install -y ntfs-3g');
+const skipNtfs = skip || (hasTool('mkntfs') ? false : 'needs mkntfs: apt-get install -y ntfs-3g');
 if (skipNtfs && !skip) console.warn(`\n*** SKIPPING the NTFS wimapply progress test: ${skipNtfs} ***\n`);
 
 const PAD = 24 * 1024 * 1024;

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { hasTool } from '../helpers/env.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,6 @@ import { removeTree } from '../vm/lib/cache.ts';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = join(REPO, 'scripts/build_maintenance_os.sh');
 
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
 function skipLoudly(t: TestContext, why: string): void {
   process.stderr.write(`SKIPPED ${t.name}: ${why}\n`);
@@ -66,7 +66,7 @@ test('bad settings to bake in are refused, naming the option, before anything is
 
 test('a good --set passes the checks (a # inside a word, quoted spaces)', async (t) => {
   // As a user that is not root, a build stops at the root check, which comes after the settings' checks.
-  if (process.getuid?.() !== 0 || !has('setpriv')) return skipLoudly(t, 'needs root and setpriv to run the script as nobody');
+  if (process.getuid?.() !== 0 || !hasTool('setpriv')) return skipLoudly(t, 'needs root and setpriv to run the script as nobody');
   await withOutput(async (out, cache) => {
     const r = run(['--set', 'shoal.serial=RACK7#12', '--set', 'shoal.kargs="console=ttyS0,115200 quiet"', '--webhook', 'http://10.0.0.1:8080', '--output', out, '--cache', cache], { asUser: 65534 });
     assert.equal(r.status, 2, r.stderr);
@@ -75,7 +75,7 @@ test('a good --set passes the checks (a # inside a word, quoted spaces)', async 
 });
 
 test('not root: refused with what to do, nothing written', async (t) => {
-  if (process.getuid?.() === 0 && !has('setpriv')) return skipLoudly(t, 'setpriv (util-linux) is missing to run the script as nobody');
+  if (process.getuid?.() === 0 && !hasTool('setpriv')) return skipLoudly(t, 'setpriv (util-linux) is missing to run the script as nobody');
   await withOutput(async (out, cache) => {
     const r = run(['--output', out, '--cache', cache], process.getuid?.() === 0 ? { asUser: 65534 } : {});
     assert.equal(r.status, 2, r.stderr);
@@ -87,7 +87,7 @@ test('not root: refused with what to do, nothing written', async (t) => {
 test('a Node tarball that is not the pinned one is refused before any build', async (t) => {
   if (process.getuid?.() !== 0) return skipLoudly(t, 'not root: the script checks Node after the root check');
   for (const tool of ['mmdebstrap', 'mksquashfs', 'grub-mkrescue', 'xorriso', 'mformat', 'npm', 'openssl', 'curl']) {
-    if (!has(tool)) return skipLoudly(t, `${tool} is missing (scripts/setup-host.sh installs it)`);
+    if (!hasTool(tool)) return skipLoudly(t, `${tool} is missing (scripts/setup-host.sh installs it)`);
   }
   if (!existsSync('/usr/lib/grub/i386-pc')) return skipLoudly(t, 'grub-pc-bin is missing (scripts/setup-host.sh installs it)');
   if (!existsSync(join(REPO, 'dist/shoal-install.mjs'))) return skipLoudly(t, 'dist/shoal-install.mjs is missing: npm run build');
@@ -108,7 +108,7 @@ test('a Node tarball that is not the pinned one is refused before any build', as
 });
 
 test('shellcheck passes for scripts/iso/*.sh', async (t) => {
-  if (!has('shellcheck')) return skipLoudly(t, 'shellcheck is missing (apt-get install shellcheck)');
+  if (!hasTool('shellcheck')) return skipLoudly(t, 'shellcheck is missing (apt-get install shellcheck)');
   const scripts = (await readdir(join(REPO, 'scripts/iso'))).filter((f) => f.endsWith('.sh')).map((f) => join('scripts/iso', f));
   assert.ok(scripts.length > 0);
   const r = spawnSync('shellcheck', scripts, { cwd: REPO, encoding: 'utf8' });

@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { shBytes } from '../helpers/disk.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TarEntryReader, TarFormatError, type TarEntry } from '../../ops/linux/tar-entries.ts';
 
-const sh = (cmd: string) => execFileSync('bash', ['-o', 'pipefail', '-c', cmd], { maxBuffer: 64 * 1024 * 1024 });
 let dir: string;
 const LONG = `${'d'.repeat(120)}/${'n'.repeat(150)}`;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tar-entries-'));
-  sh(`cd ${dir} && mkdir -p t/etc t/${LONG.split('/')[0]} && echo hi > t/etc/hosts && echo long > t/${LONG}
+  shBytes(`cd ${dir} && mkdir -p t/etc t/${LONG.split('/')[0]} && echo hi > t/etc/hosts && echo long > t/${LONG}
     ln -s ../${LONG} t/etc/to-long && ln t/etc/hosts t/etc/hosts-link && mkdir t/.wh..wh..opq-not && : > t/etc/.wh.gone
     truncate -s 50M t/sparse && echo end >> t/sparse && printf x | dd of=t/sparse bs=1 seek=1000 conv=notrunc 2>/dev/null
     mkfifo t/fifo && ln -s hosts t/etc/short`);
@@ -21,7 +20,7 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 /** What GNU tar lists, in its order, as our reader should see it. */
 function listed(archive: string): string[] {
-  return sh(`tar -tf ${archive}`).toString().split('\n').filter(Boolean).map((p) => p.replace(/^\.\//, '').replace(/\/$/, '')).filter((p) => p !== '' && p !== '.');
+  return shBytes(`tar -tf ${archive}`).toString().split('\n').filter(Boolean).map((p) => p.replace(/^\.\//, '').replace(/\/$/, '')).filter((p) => p !== '' && p !== '.');
 }
 
 function read(bytes: Buffer, chunk: number): TarEntry[] {
@@ -37,8 +36,8 @@ for (const format of ['gnu', 'posix', 'ustar']) {
     const archive = join(dir, `${format}.tar`);
     // ustar cannot hold the 150-character name: that format gets the tree without it.
     const exclude = format === 'ustar' ? `--exclude=./${LONG.split('/')[0]} --exclude=./etc/to-long` : '';
-    sh(`tar --format=${format} ${format === 'ustar' ? '' : '--sparse'} ${exclude} -C ${dir}/t -cf ${archive} .`);
-    const bytes = sh(`cat ${archive}`);
+    shBytes(`tar --format=${format} ${format === 'ustar' ? '' : '--sparse'} ${exclude} -C ${dir}/t -cf ${archive} .`);
+    const bytes = shBytes(`cat ${archive}`);
     const expected = listed(archive);
     for (const chunk of [1, 7, 511, 512, 513, 65536, bytes.length]) {
       const entries = read(bytes, chunk);
@@ -59,14 +58,14 @@ for (const format of ['gnu', 'posix', 'ustar']) {
 
 test('a damaged header (bad checksum) or data on a symlink entry is a TarFormatError, not a silent desync', () => {
   const archive = join(dir, 'bad.tar');
-  sh(`tar -C ${dir}/t -cf ${archive} ./etc/hosts`);
-  const bytes = sh(`cat ${archive}`);
+  shBytes(`tar -C ${dir}/t -cf ${archive} ./etc/hosts`);
+  const bytes = shBytes(`cat ${archive}`);
   const damaged = Buffer.from(bytes);
   damaged[10] = damaged[10]! ^ 0xff;
   assert.throws(() => new TarEntryReader().push(damaged), TarFormatError);
   const symlink = join(dir, 'sym.tar');
-  sh(`tar -C ${dir}/t -cf ${symlink} ./etc/short`);
-  const sym = Buffer.from(sh(`cat ${symlink}`));
+  shBytes(`tar -C ${dir}/t -cf ${symlink} ./etc/short`);
+  const sym = Buffer.from(shBytes(`cat ${symlink}`));
   // Give the symlink entry a size of 512 and a fixed checksum: GNU tar and a careless reader would disagree on what follows.
   sym.write('00000001000\0', 124, 'latin1');
   sym.write('        ', 148, 'latin1');

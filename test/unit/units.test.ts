@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { hasTool } from '../helpers/env.ts';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,10 +18,9 @@ const UNITS = join(REPO, 'units');
 const WRAPPER = '/usr/local/bin/shoal-install';
 const BUNDLE = '/usr/local/lib/shoal-install/shoal-install.mjs';
 
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
 function skipLoudly(t: TestContext, tool: string, pkg: string): boolean {
-  if (has(tool)) return false;
+  if (hasTool(tool)) return false;
   const why = `${tool} is missing (apt-get install ${pkg}; scripts/setup-host.sh installs it)`;
   process.stderr.write(`SKIPPED ${t.name}: ${why}\n`);
   t.skip(why);
