@@ -11,6 +11,7 @@ import { makePlan } from '../../ops/plan.ts';
 import { renderPlan } from '../../ops/plan-text.ts';
 import { parseRecipe, RecipeError, type Recipe } from '../../ops/recipe.ts';
 import { makeStatusReport, reportedTarget } from '../../ops/report.ts';
+import { parseConf } from '../../ops/settings.ts';
 
 const FIXTURES = new URL('../fixtures/lsblk/', import.meta.url);
 
@@ -160,6 +161,10 @@ test('shoal.disk_hints= and shoal.conf: KEY:VALUE,... parsed by the recipe schem
   const ok = parseKernelArgs('quiet shoal.disk_hints=serial:ABC123,size:>=400G');
   assert.deepEqual(ok.problems, []);
   assert.deepEqual(ok.args.diskHints, { serial: 'ABC123', size: ['>=400G'] });
+  assert.deepEqual(parseConf('# job 4711\nshoal.disk_hints=wwn:0x5000c500a1b2c3d4,pick:smallest\n', 'shoal.conf on the task ISO').values.disk_hints, {
+    wwn: '0x5000c500a1b2c3d4',
+    pick: 'smallest',
+  });
   for (const bad of ['shoal.disk_hints=colour:red', 'shoal.disk_hints=size:big', 'shoal.disk_hints=transport:floppy', 'shoal.disk_hints=pick:largest', 'shoal.disk_hints']) {
     const r = parseKernelArgs(bad);
     assert.equal(r.problems.length, 1, bad);
