@@ -48,10 +48,14 @@ export function deriveById(f: NameFacts): string[] {
     case 'ata':
       if (serialId) out.add(`ata-${serialId}`);
       break;
-    case 'nvme':
+    case 'nvme': {
+      // systemd 254 and later add the namespace: nvme-MODEL_SERIAL_1.
+      const ns = /n(\d+)$/.exec(f.name)?.[1];
       if (serialId) out.add(`nvme-${serialId}`);
+      if (serialId && ns) out.add(`nvme-${serialId}_${ns}`);
       if (f.wwn && /^(eui|nvme|uuid)\./i.test(f.wwn)) out.add(`nvme-${f.wwn}`);
       break;
+    }
     case 'sas':
     case 'fc':
     case 'iscsi':

@@ -71,7 +71,11 @@ test('facts from lsblk: SATA, SAS, NVMe, USB and virtio disks get transport, ids
 
   const nvme = byName(await shape('nvme'), 'nvme0n1');
   assert.equal(nvme.transport, 'nvme');
-  assert.deepEqual(nvme.byId, ['nvme-SAMSUNG_MZQL2960HCJR-00A07_S64FNE0R500001', 'nvme-eui.36344730525000010025384500000001']);
+  assert.deepEqual(nvme.byId, [
+    'nvme-SAMSUNG_MZQL2960HCJR-00A07_S64FNE0R500001',
+    'nvme-SAMSUNG_MZQL2960HCJR-00A07_S64FNE0R500001_1',
+    'nvme-eui.36344730525000010025384500000001',
+  ]);
   assert.deepEqual(nvme.byPath, ['pci-0000:3b:00.0-nvme-1']);
 
   const usb = await shape('usb');

@@ -105,7 +105,7 @@ export function DiskScreen() {
   return (
     <Frame screen="disk" keys={keys}>
       <Text bold>{`Install onto which disk? Everything on it will be erased.`}</Text>
-      <Text color={theme.colour.muted}>{fit(`  ${padEnd('NAME', 12)} ${padEnd('SIZE', 10)} ${padEnd('BUS', 6)} ${padEnd('MODEL', 22)} SERIAL / STATE`, width)}</Text>
+      <Text color={theme.colour.muted}>{fit(`  ${list.some((d) => d.hint) ? '  ' : ''}${padEnd('NAME', 12)} ${padEnd('SIZE', 10)} ${padEnd('BUS', 6)} ${padEnd('MODEL', 22)} SERIAL / STATE`, width)}</Text>
       {disks.status === 'loading' ? <Loading what="looking for disks (lsblk)" spin={spin} /> : null}
       {disks.status === 'error' ? <Text color={theme.colour.bad}>{fit(disks.error.message, width, theme.glyphs.ellipsis)}</Text> : null}
       {disks.status === 'ok' ? (
