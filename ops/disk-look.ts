@@ -86,7 +86,9 @@ export async function diskContents(disk: DiskFacts): Promise<DiskContents> {
     const label = p.label ?? sig.LABEL;
     volumes.push({ device: p.path, sizeBytes: p.sizeBytes, fstype: p.fstype ?? sig.TYPE, ...(label ? { label: printable(label, 64) } : {}) });
   }
-  if (!disk.partitions.length && whole.TYPE) volumes.push({ device: disk.path, sizeBytes: disk.sizeBytes, fstype: whole.TYPE, label: whole.LABEL });
+  if (!disk.partitions.length && whole.TYPE) {
+    volumes.push({ device: disk.path, sizeBytes: disk.sizeBytes, fstype: whole.TYPE, ...(whole.LABEL ? { label: printable(whole.LABEL, 64) } : {}) });
+  }
   const looked: FoundVolume[] = [];
   for (const v of volumes) {
     looked.push(v.fstype && (LINUX_FS.includes(v.fstype) || v.fstype === 'ntfs') ? await lookInside(v) : v);
