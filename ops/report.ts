@@ -1,5 +1,5 @@
 /**
- * The Shoal status webhook (SHOAL-CONTRACTS.md): one POST per outcome, retried on network errors and 5xx after
+ * The Shoal status webhook (README, "What is reported"): one POST per outcome, retried on network errors and 5xx after
  * 30, 60 and 120 s with the same delivery_id, 10 s per request, 4xx permanent. No secret or user data in the body.
  * A busy controller (429, or 503 with Retry-After) is waited for as it asks, within the busy patience (ops/retry.ts).
  */

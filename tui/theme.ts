@@ -8,7 +8,7 @@
  */
 export type ConsoleKind = 'linux' | 'serial' | 'rich';
 
-/** The non-ASCII characters the Linux VT's built-in font is known to have (design/TUI.md). */
+/** The non-ASCII characters the Linux VT's built-in font is known to have (docs/ARCHITECTURE.md, "Console"). */
 export const LINUX_VT_GLYPHS = '─│┌┐└┘├┤┬┴┼═║╔╗█▄▀░▒▓■←↑→↓▲▼►◄•·√';
 
 const RICH_TERM = /^(xterm|screen|tmux|rxvt|alacritty|kitty|foot|wezterm|vte|gnome|konsole|iterm|st-|contour)/i;

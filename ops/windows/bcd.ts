@@ -1,5 +1,5 @@
 // The BCD store bcdboot would write for one UEFI Windows install on a GPT
-// disk, built as a registry hive with regf.ts (see WINDOWS.md, "The BCD
+// disk, built as a registry hive with regf.ts (see docs/windows.md, "The BCD
 // store").
 //
 // Objects written, and why:
@@ -266,7 +266,7 @@ export function bcdStoreTree(options: BcdStoreOptions): BcdStorePlan {
         values: [
           { name: 'KeyName', type: 'REG_SZ', data: 'BCD00000000' },
           { name: 'System', type: 'REG_DWORD', data: 1 },
-          // Optional per WINDOWS.md; system stores are reported to carry it (unverified here).
+          // Optional; system stores are reported to carry it (unverified here).
           { name: 'TreatAsSystem', type: 'REG_DWORD', data: 1 },
         ],
       },

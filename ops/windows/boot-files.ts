@@ -1,4 +1,4 @@
-// What bcdboot copies from the Windows partition to the ESP (WINDOWS.md, "UEFI boot files"), found
+// What bcdboot copies from the Windows partition to the ESP (docs/windows.md, "UEFI boot files"), found
 // case-insensitively in the applied image. mcopy follows links in what it copies, so the copied trees must hold
 // only files and directories: a link could carry a host file (or a FIFO, a hang) onto the ESP.
 import { lstat, readdir } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 // Writing the ESP without mounting it: this kernel (and some maintenance kernels) cannot mount vfat, and
-// mtools reads and writes FAT from user space (MACHINE-NOTES.md). The ESP was just formatted, so every
+// mtools reads and writes FAT from user space (docs/windows.md). The ESP was just formatted, so every
 // directory is made fresh; files are copied into existing directories (mcopy renames a lone directory
 // source when the target does not exist, and nests it when it does: entries avoid both surprises).
 import type { StepContext } from '../runner.ts';

@@ -1,5 +1,5 @@
 // The Windows partition before and after wimapply. wimlib's NTFS-3G mode writes the raw volume and does not
-// check that nothing has it mounted (WINDOWS.md): a mounted volume would be corrupted, so we check.
+// check that nothing has it mounted (docs/windows.md): a mounted volume would be corrupted, so we check.
 // Afterwards ntfs-3g mounts it (FUSE: this kernel has no ntfs driver) to place unattend.xml and read boot files.
 import { constants } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, realpath, rmdir, stat } from 'node:fs/promises';

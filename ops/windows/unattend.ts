@@ -1,5 +1,5 @@
 // The answer file goes to %WINDIR%\Panther\unattend.xml, the first place Windows looks on first boot
-// (WINDOWS.md, "Unattend"). It holds secrets (administrator password, domain join): its content is never
+// (docs/windows.md, "Unattend"). It holds secrets (administrator password, domain join): its content is never
 // logged, only its size and a sha256 prefix to tell versions apart.
 import { createHash } from 'node:crypto';
 import { inImage, mkdirInRoot, writeFileInRoot } from '../in-root.ts';

@@ -1,4 +1,4 @@
-// Running wimapply in NTFS-3G mode (the target is the unmounted block device; WINDOWS.md, "Apply") and
+// Running wimapply in NTFS-3G mode (the target is the unmounted block device; docs/windows.md, "Apply") and
 // turning its "\r" progress lines into progress events: the apply of a staged WIM is otherwise a long silence.
 import type { Readable } from 'node:stream';
 import type { ProgressMeter } from '../progress.ts';

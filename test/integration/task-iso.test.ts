@@ -1,6 +1,6 @@
 /**
  * The task ISO on a real block device, mounted for real: the boot's decision and auto mode find recipe.json and
- * shoal.conf on it, mount it read-only, and let go of it. This kernel has no iso9660 (MACHINE-NOTES), so the
+ * shoal.conf on it, mount it read-only, and let go of it. Not every test kernel has iso9660 (docs/test-machines.md), so the
  * medium is an ext4 image on a read-only loop device, mounted with `-t ext4`; sysfs stands aside (the drive list
  * is given), since which drives count is the unit tests' matter. The VM test mounts real ISOs found through sysfs.
  */

@@ -6,7 +6,7 @@ import { progress } from './log.ts';
 import { sh } from './sh.ts';
 import { copyTree, LOCALHOST_HOSTS, treeBytes, writeGuestFile } from './tree.ts';
 
-/** Packages of the target OS. python3-cffi-backend: without it cloud-init fails to configure (MACHINE-NOTES). */
+/** Packages of the target OS. python3-cffi-backend: without it cloud-init fails to configure (docs/test-machines.md). */
 export const FIXTURE_PACKAGES = [
   'linux-image-amd64', 'systemd-sysv', 'udev', 'grub-efi-amd64', 'initramfs-tools',
   'cloud-init', 'python3-cffi-backend', 'e2fsprogs', 'dosfstools',

@@ -69,7 +69,7 @@ export interface VmOptions {
   onLine?: (line: string) => void;
   /** Appended verbatim to the qemu command line. */
   extraArgs?: string[];
-  /** Default tcg: KVM does not work on the development/CI machines (MACHINE-NOTES); see kvmWorks(). */
+  /** Default tcg: KVM does not work on the development/CI machines (docs/test-machines.md); see kvmWorks(). */
   accel?: 'tcg' | 'kvm';
 }
 
@@ -316,7 +316,7 @@ export function runVm(opts: VmOptions): Promise<VmResult> {
 }
 
 /**
- * Whether KVM really runs a guest here: /dev/kvm can exist while guests hang without a word (MACHINE-NOTES). Boots
+ * Whether KVM really runs a guest here: /dev/kvm can exist while guests hang without a word (docs/test-machines.md). Boots
  * `kernel` with no root and panic=1 under KVM: a working KVM prints the banner and panics (qemu exits) within
  * seconds; a broken one prints nothing until the timeout.
  */
