@@ -134,7 +134,7 @@ async function untouched(path: string): Promise<boolean> {
   }
 }
 
-test('install and boot: a Shoal job on the maintenance ISO installs Debian from an OCI registry, the disk boots under OVMF and cloud-init runs', { skip, timeout: 75 * 60_000 }, async (t) => {
+test('install and boot: a Shoal job on the maintenance ISO installs Debian from an OCI registry, the disk boots under OVMF and cloud-init runs', { skip, timeout: 90 * 60_000 }, async (t) => {
   const phases = new Phases();
   const work = await mkdtemp(join(tmpdir(), 'shoal-install-boot-'));
   progress(`work directory: ${work}`);
@@ -175,7 +175,7 @@ test('install and boot: a Shoal job on the maintenance ISO installs Debian from 
     let tty1: ScreenRecorder | undefined;
     const install = async () => {
       const vm = startVm({
-        ...maintenanceVmOptions({ name: 'install', iso, task, target, ovmfVars: vars, serial: SERIAL_OK, serialLog: join(work, 'serial-install.log'), timeoutMs: 25 * 60_000 }),
+        ...maintenanceVmOptions({ name: 'install', iso, task, target, ovmfVars: vars, serial: SERIAL_OK, serialLog: join(work, 'serial-install.log'), timeoutMs: 35 * 60_000 }),
         // tty1 is looked at while the image step runs: its progress bar is what a technician watches.
         onLine: (l) => {
           clock.onLine(l);
@@ -325,6 +325,7 @@ test('install and boot: a Shoal job on the maintenance ISO installs Debian from 
         assert.ok(!serial.includes(secret), 'the webhook secret never reaches the console');
         assert.match(tty1, /failed at image-linux\.service/i, `tty1 shows the failed step; it read:\n${tty1}`);
         assert.match(tty1, WATCHING, 'on the watch screen');
+        assert.match(tty1, new RegExp(MISSING_TAG.replaceAll('-', '.')), 'tty1 names the missing tag');
 
         const posted = await svc.receiver.waitFor((q) => q.path.endsWith(`/${SERIAL_FAIL}`), 1000);
         const body = assertWebhook(posted, SERIAL_FAIL, secret);

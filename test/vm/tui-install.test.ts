@@ -105,9 +105,13 @@ test('console install on a serial line: a technician boots the ISO\'s serial ent
   let installed = false;
   await t.test(`GRUB's serial entry, then the console installer on ${SERIAL_TTY}: Machine, Disk, Image, Layout, Settings, Review, Install, Done, power off`, async () => {
     const clock = serialClock({ kernel: /Linux version/, 'installer unit': /shoal-install-seri.*ttyS0/, 'power down': POWER_DOWN });
+    let cmdline: string | undefined;
     const vm = startVm({
       ...maintenanceVmOptions({ name: 'tui-install', iso, target, ovmfVars: vars, serial: SERIAL, serialLog: join(work, 'serial-install.log'), timeoutMs: 25 * 60_000, serialSocket: socket }),
-      onLine: (l) => clock.onLine(l),
+      onLine: (l) => {
+        clock.onLine(l);
+        cmdline ??= /Kernel command line: (.*)$/.exec(l)?.[1];
+      },
     });
     let result: VmResult | undefined;
     try {
@@ -126,8 +130,9 @@ test('console install on a serial line: a technician boots the ISO\'s serial ent
         await tt.keep('grub-edit', edited);
       });
       await phases.run('VM 1: boot to the console installer', async () => {
-        const s = await tt.keep('machine', await tt.waitFor(/\[Machine\]/, { timeoutMs: 8 * 60_000 }));
-        assert.match(s, new RegExp(SERIAL), 'the DMI serial on the Machine screen');
+        const s = await tt.keep('machine', await tt.waitFor(new RegExp(SERIAL), { timeoutMs: 8 * 60_000 }));
+        assert.match(s, /\[Machine\]/, 'the DMI serial on the Machine screen');
+        assert.ok(cmdline?.split(/\s+/).includes(`shoal.plain_http=${reg}`), `the word typed at GRUB reached the kernel: ${cmdline}`);
       });
 
       await phases.run('VM 1: the wizard', async () => {

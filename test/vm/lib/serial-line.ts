@@ -92,7 +92,8 @@ export async function pickGrubEntry(term: Terminal, title: string, timeoutMs = 5
 /**
  * Boots the GRUB menu entry titled `title` with `words` added to its kernel command line, as a technician does on
  * a serial console: `e` opens the entry in GRUB's editor with the cursor on its first line, Down moves to the line
- * that passes `kernelLine` (counted on the editor's picture), Ctrl-E goes to its end, Ctrl-X boots.
+ * that passes `kernelLine` (counted on the editor's picture), Ctrl-E goes to its end, Ctrl-X boots. Check the
+ * words on the kernel's `Kernel command line:`.
  */
 export async function bootGrubEntryWith(term: Terminal, title: string, words: string, kernelLine = /^\s*linux\s/, timeoutMs = 5 * 60_000): Promise<string> {
   await highlightGrubEntry(term, title, timeoutMs);
@@ -109,9 +110,9 @@ export async function bootGrubEntryWith(term: Terminal, title: string, words: st
   for (let i = top; i < kernel; i++) await term.keys('Down');
   await term.keys('C-e');
   await term.type(` ${words}`);
+  // The picture of a wrapped line is no proof (the firmware's terminal is 80x25, the pane 80x24): the booted
+  // kernel's command line is, and the caller checks it.
   const edited = term.screen();
-  // GRUB's editor wraps a long line onto the next row, a backslash at the cut.
-  assert.ok(edited.replace(/\\?\n\s*/g, '').includes(words), `the words did not reach GRUB's editor:\n${edited}`);
   await term.keys('C-x');
   return edited;
 }
