@@ -9,7 +9,7 @@ import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
 
-const TOOLS = ['docker-registry', 'skopeo', 'sgdisk', 'mkfs.vfat', 'mkfs.xfs', 'mcopy', 'zstd', 'pigz', 'setfacl', 'getfattr'];
+const TOOLS = ['docker-registry', 'skopeo', 'sgdisk', 'mkfs.vfat', 'mkfs.xfs', 'mcopy', 'zstd', 'pigz', 'xz', 'setfacl', 'getfattr'];
 const USER_DATA = '#cloud-config\nhostname: it-host\npassword: hunter2-secret-value\n';
 let work: string;
 let registry: TestRegistry;
@@ -22,6 +22,7 @@ before(async () => {
   await makeRootfsTree(tree);
   packRootfs(tree, join(work, 'rootfs.tar.gz'), 'gzip');
   packRootfs(tree, join(work, 'rootfs.tar.zst'), 'zstd');
+  packRootfs(tree, join(work, 'rootfs.tar.xz'), 'xz');
   await pushArtifact(registry, 'os-images/test-rootfs:gz', join(work, 'rootfs.tar.gz'), {
     mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
     artifactType: 'application/vnd.shoal.rootfs.tar.gz',
@@ -32,6 +33,11 @@ before(async () => {
     mediaType: 'application/vnd.example.opaque',
     artifactType: 'application/vnd.shoal.rootfs.tar.zst',
     title: 'rootfs',
+  });
+  await pushArtifact(registry, 'os-images/test-rootfs:xz', join(work, 'rootfs.tar.xz'), {
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+xz',
+    artifactType: 'application/vnd.shoal.rootfs.tar.xz',
+    title: 'rootfs.tar.xz',
   });
 });
 
@@ -58,7 +64,7 @@ function recipe(tag: string, disk: string) {
   };
 }
 
-for (const tag of ['gz', 'zst']) {
+for (const tag of ['gz', 'zst', 'xz']) {
   test(`headless install of a ${tag} rootfs onto a loop disk: GPT, filesystems, tree, fstab, config drive`, async (t) => {
     if (!skipUnless(t, TOOLS)) return;
     const disk = makeDiskImage(join(work, `disk-${tag}.img`), '2G');
