@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BUNDLE, ensureBundle, REPO, runCli } from '../helpers/cli.ts';
 import { loopsOf, makeDiskImage, sh } from '../helpers/disk.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
+import { parseEventLine } from '../../ops/events.ts';
 import { machineFacts } from '../../ops/machine.ts';
 import { keepScreen, openTerminal, tmux, type Terminal } from '../helpers/tmux-terminal.ts';
 import { holdBlob } from '../helpers/hold-blob.ts';
@@ -183,9 +184,10 @@ test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation
   await keep('8-done', s);
   assert.equal(loopsOf(disk), '', 'the loop device was released');
 
-  const events = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; result?: { ok: boolean } });
-  assert.equal(events.at(-1)?.type, 'result');
-  assert.equal(events.at(-1)?.result?.ok, true);
+  const events = (await readFile(log, 'utf8')).trim().split('\n').map(parseEventLine);
+  assert.deepEqual(events.filter((e) => 'problem' in e), [], 'every line of the log is an event of the stream');
+  const last = events.at(-1);
+  assert.ok(last && 'event' in last && last.event.type === 'result' && last.event.result.ok, 'the log ends with a successful result');
   assert.ok(!(await readFile(log, 'utf8')).includes('AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly'), 'user-data is not in the log');
   assert.match(sh(`blkid -p -o export ${disk} || true`), /^PTTYPE=gpt$/m, 'the disk has its new GPT');
 
