@@ -12,10 +12,11 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { maintenanceIso } from './lib/iso.ts';
 import { progress } from './lib/log.ts';
-import { freshOvmfVars, OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, startVm, type VmOptions } from './lib/qemu.ts';
-import { keepForDocs, ocr, waitForScreen } from './lib/screen.ts';
+import { freshOvmfVars, OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, startVm, type Vm, type VmOptions } from './lib/qemu.ts';
+import { keepForDocs, ocr, readScreen } from './lib/screen.ts';
 
 function missingPrerequisite(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root (the ISO build runs mmdebstrap and chroot)';
@@ -50,6 +51,16 @@ const BOOT_TIMEOUT_MS = 12 * 60_000;
  */
 const installerShown = (text: string) => /shoal-install/i.test(text) && /Disk\s*>\s*Image\s*>\s*Layout/.test(text);
 
+/** Looks at tty1 every 5 s until the installer shows, the VM is gone (nothing more will show) or the time is up. */
+async function waitForInstaller(vm: Vm, png: string, running: () => boolean, timeoutMs: number): Promise<{ ok: boolean; text: string }> {
+  let text = '';
+  for (const deadline = Date.now() + timeoutMs; running() && Date.now() < deadline; await sleep(5000)) {
+    text = await readScreen(vm, png).catch((e: Error) => `(no screen: ${e.message})`);
+    if (installerShown(text)) return { ok: true, text };
+  }
+  return { ok: false, text };
+}
+
 interface Boot {
   name: string;
   vm: Partial<Pick<VmOptions, 'firmware' | 'cds' | 'disks' | 'extraArgs'>>;
@@ -80,8 +91,10 @@ async function bootToInstaller(work: string, iso: string, boot: Boot): Promise<v
     },
   });
   const started = Date.now();
+  let running = true;
+  void vm.done.then(() => (running = false));
   const png = join(work, `${boot.name}.tty1.png`);
-  const screen = await waitForScreen(vm, png, installerShown, BOOT_TIMEOUT_MS - 30_000);
+  const screen = await waitForInstaller(vm, png, () => running, BOOT_TIMEOUT_MS - 30_000);
   const firstFrameS = (Date.now() - started) / 1000;
   vm.stop();
   const run = await vm.done;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cached, cacheRoot, removeTree } from './cache.ts';
@@ -51,19 +51,22 @@ export async function maintenanceIso(opts: MaintenanceIsoOptions = {}): Promise<
     for (const s of settings) args.push('--set', s);
     await sh(args, { cwd: REPO, onLine: (line) => progress(`build_maintenance_os| ${line}`) });
   });
-  await pruneOlderIsos(dir, settings);
+  // Marks it as in use: pruning spares what any test touched lately.
+  const now = new Date();
+  await utimes(dir, now, now);
+  await pruneStaleIsos();
   return join(dir, 'install.iso');
 }
 
-/** An ISO is about 500 MB: keep the current one for each set of settings, not one per commit ever tested. */
-async function pruneOlderIsos(keep: string, settings: string[]): Promise<void> {
+/** Each ISO is about 330 MB: drop those no test asked for in a day. Never sooner: a concurrent test run may be booting one. */
+async function pruneStaleIsos(): Promise<void> {
   const root = cacheRoot();
   for (const entry of await readdir(root)) {
     const dir = join(root, entry);
-    if (!/^maint-iso-[0-9a-f]{16}$/.test(entry) || dir === keep) continue;
-    const inputs = await readFile(join(dir, '.inputs.json'), 'utf8').then((t) => JSON.parse(t) as { settings?: unknown }, () => undefined);
-    if (JSON.stringify(inputs?.settings) !== JSON.stringify(settings)) continue;
-    progress(`removing the older maintenance ISO ${dir}`);
+    if (!/^maint-iso-[0-9a-f]{16}$/.test(entry)) continue;
+    const { mtimeMs } = await stat(dir);
+    if (Date.now() - mtimeMs < 24 * 3600_000) continue;
+    progress(`removing the maintenance ISO ${dir}, unused for a day`);
     await removeTree(dir);
   }
 }
