@@ -84,9 +84,10 @@ async function bootToInstaller(work: string, iso: string, boot: Boot): Promise<v
     timeoutMs: BOOT_TIMEOUT_MS,
     serialLog,
     onLine: () => undefined,
-    // GRUB's menu stands on the screen for its countdown: one screendump as soon as the serial line shows it.
+    // GRUB's menu stands on the screen for its countdown: one screendump once the serial line shows the countdown,
+    // drawn after the last entry (at the first entry's name, the screen had only that one: seen).
     expect: (serial) => {
-      if (boot.screens && !grubMenu && serial.includes('Shoal maintenance OS')) grubMenu = vm.screendump(grubPng).then(() => ocr(grubPng));
+      if (boot.screens && !grubMenu && serial.includes('executed automatically')) grubMenu = vm.screendump(grubPng).then(() => ocr(grubPng));
       return false;
     },
   });
