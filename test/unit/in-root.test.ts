@@ -2,31 +2,20 @@
 // fake root and a "host" directory beside it, and checks that nothing is read from, or written to, the host side.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { link, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { link, lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
+import { rootFixtures } from '../helpers/root-fixture.ts';
 import { existsInRoot, mkdirInRoot, readFileInRoot, resolveInRoot, writeFileInRoot } from '../../ops/in-root.ts';
 import { StepError } from '../../ops/runner.ts';
 
-let work: string;
-let n = 0;
-before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'shoal-inroot-'));
-});
-after(async () => {
-  await rm(work, { recursive: true, force: true });
-});
+const freshRoot = rootFixtures('shoal-inroot-');
 
 /** A fresh root and a host directory with a file the image must never reach; `host` is absolute. */
 async function fixture(): Promise<{ root: string; host: string }> {
-  const dir = join(work, String(++n));
-  const root = join(dir, 'root');
-  const host = join(dir, 'host');
-  await mkdir(root, { recursive: true });
-  await mkdir(host);
-  await writeFile(join(host, 'secret'), 'host file\n');
-  return { root, host };
+  const dirs = await freshRoot();
+  await writeFile(join(dirs.host, 'secret'), 'host file\n');
+  return dirs;
 }
 
 /** `../` enough times to climb from `root/<depth components>` to `/`, and further. */

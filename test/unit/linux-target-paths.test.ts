@@ -2,33 +2,17 @@
 // root holding hostile symlinks, with a "host" directory beside it that must stay as it was. Commands are recorded,
 // not run: what is checked is where they would act.
 import assert from 'node:assert/strict';
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
+import { rootFixtures } from '../helpers/root-fixture.ts';
 import { configDriveStep } from '../../ops/linux/config-drive.ts';
 import { addKernelArgs, checkEsp, grubFlavour, pinGrubCfg } from '../../ops/linux/grub.ts';
 import { bindSystemDirs, mountLayout } from '../../ops/linux/mounts.ts';
 import type { Plan, PlannedPartition } from '../../ops/plan.ts';
 import { StepError, type StepContext } from '../../ops/runner.ts';
 
-let work: string;
-let n = 0;
-before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'shoal-linuxpaths-'));
-});
-after(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-async function fixture(): Promise<{ root: string; host: string }> {
-  const dir = join(work, String(++n));
-  const root = join(dir, 'root');
-  const host = join(dir, 'host');
-  await mkdir(root, { recursive: true });
-  await mkdir(host);
-  return { root, host };
-}
+const fixture = rootFixtures('shoal-linuxpaths-');
 
 /** Enough `../` to leave any root in the tests and reach `/`. */
 const up = '../'.repeat(24);

@@ -2,33 +2,17 @@
 // holding links out of it (ntfs-3g shows junctions and symlinks as symlinks), with a "host" directory beside it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
+import { rootFixtures } from '../helpers/root-fixture.ts';
 import { StepError, type StepContext } from '../../ops/runner.ts';
 import { locateBootFiles } from '../../ops/windows/boot-files.ts';
 import { findPath } from '../../ops/windows/ci-path.ts';
 import { readImageState } from '../../ops/windows/image-state.ts';
 import { placeUnattend } from '../../ops/windows/unattend.ts';
 
-let work: string;
-let n = 0;
-before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'shoal-winpaths-'));
-});
-after(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-async function fixture(): Promise<{ root: string; host: string }> {
-  const dir = join(work, String(++n));
-  const root = join(dir, 'vol');
-  const host = join(dir, 'host');
-  await mkdir(root, { recursive: true });
-  await mkdir(host);
-  return { root, host };
-}
+const fixture = rootFixtures('shoal-winpaths-', 'vol');
 
 const up = (abs: string) => `${'../'.repeat(24)}${abs.slice(1)}`;
 const logs: string[] = [];
