@@ -36,7 +36,7 @@ export const TARGET_DISK_BYTES = 4 * 2 ** 30;
  * What the VM tests run: qemu and OVMF, the fixture's and the maintenance ISO's builders (debootstrap; mmdebstrap,
  * squashfs-tools, GRUB, xorriso, mtools, npm: scripts/build_maintenance_os.sh), the registry and skopeo.
  */
-export const VM_TOOLS = [QEMU, 'debootstrap', 'mmdebstrap', 'mksquashfs', 'grub-mkrescue', 'xorriso', 'mformat', 'npm', 'zstd', 'docker-registry', 'skopeo'];
+const VM_TOOLS = [QEMU, 'debootstrap', 'mmdebstrap', 'mksquashfs', 'grub-mkrescue', 'xorriso', 'mformat', 'npm', 'zstd', 'docker-registry', 'skopeo'];
 
 /** Why a VM test cannot run here (not root, OVMF or a tool missing), or undefined; `extraTools` are the test's own. */
 export function vmSkipReason(extraTools: string[] = []): string | undefined {
@@ -172,7 +172,7 @@ export async function makeJobIso(recipe: unknown, secret: string, conf: string, 
 }
 
 /** SMBIOS type 1 serial: what /sys/class/dmi/id/product_serial shows the installer. */
-export const smbiosSerial = (serial: string) => ['-smbios', `type=1,serial=${serial}`];
+const smbiosSerial = (serial: string) => ['-smbios', `type=1,serial=${serial}`];
 
 export interface MaintenanceRun {
   name: string;

@@ -66,7 +66,7 @@ export async function attachSerialTerminal(session: string, socket: string, dir:
  * default. The moves are counted on the menu's first picture (highlighted row to the title's row): GRUB redraws
  * only the rows that change, at places a terminal emulator may not agree with, so later pictures hold stale rows.
  */
-async function highlightGrubEntry(term: Terminal, title: string, timeoutMs: number): Promise<string> {
+async function highlightGrubEntry(term: Terminal, title: string, timeoutMs: number): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; !term.screen().includes(title); await sleep(100)) {
     if (Date.now() > deadline) assert.fail(`no GRUB menu with "${title}" on ${SERIAL_TTY} within ${timeoutMs / 1000} s; the terminal shows:\n${term.screen()}`);
   }
@@ -76,17 +76,6 @@ async function highlightGrubEntry(term: Terminal, title: string, timeoutMs: numb
   const wanted = rows.findIndex((l) => l.includes(title));
   assert.ok(highlighted >= 0 && wanted >= highlighted, `cannot tell GRUB's highlighted entry from "${title}" on the menu:\n${menu}`);
   for (let i = highlighted; i < wanted; i++) await term.keys('Down');
-  return menu;
-}
-
-/**
- * Boots the GRUB menu entry titled `title` from the serial line. Reads the raw pane: GRUB's menu is no installer
- * frame, and its countdown does not wait for a settled screen. Returns the menu as first seen.
- */
-export async function pickGrubEntry(term: Terminal, title: string, timeoutMs = 5 * 60_000): Promise<string> {
-  const menu = await highlightGrubEntry(term, title, timeoutMs);
-  await term.keys('Enter');
-  return menu;
 }
 
 /**
