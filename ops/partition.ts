@@ -20,13 +20,21 @@ export function sgdiskCommand(plan: Plan, device: string): string[] {
   return [...args, device];
 }
 
+/**
+ * The kernel is told of each partition (BLKPG) and makes its node itself. Not partprobe: libparted then runs
+ * `udevadm settle`, and udev holds back a disk's events while we hold the disk's lock, so settle waits out its
+ * whole timeout (seen: four minutes in the maintenance OS). Not `blockdev --rereadpt` either: on loop devices
+ * some kernels then add no partitions.
+ */
+const rereadCommand = (device: string) => ['partx', '--update', device];
+
 /** Every command partition.service runs, in order: the plan prints exactly these. */
 export function partitionCommands(plan: Plan, device: string): string[][] {
   const cmds: string[][] = [
     ['wipefs', '--all', '--force', device],
     ['sgdisk', '--zap-all', device],
     sgdiskCommand(plan, device),
-    ['partprobe', device],
+    rereadCommand(device),
   ];
   for (const p of plan.partitions) {
     const dev = partitionDevice(device, p.number);
@@ -100,10 +108,10 @@ async function waitForPartitions(ctx: StepContext, device: string, timeoutMs = 1
       const missing = want.filter((_, i) => !present[i]);
       throw new StepError(
         `the kernel did not create ${missing.join(', ')} after re-reading the partition table of ${device}`,
-        'something may hold the disk open; run "partprobe" and "lsblk" on the console to see, or reboot the maintenance OS',
+        `something may hold the disk open; run "partx --update ${device}" and "lsblk" on the console to see, or reboot the maintenance OS`,
       );
     }
-    if (++rereads % 10 === 0) await ctx.exec(['partprobe', device], { okExitCodes: [1] });
+    if (++rereads % 10 === 0) await ctx.exec(rereadCommand(device), { okExitCodes: [1] });
     await sleep(200);
   }
 }
@@ -133,7 +141,7 @@ export const partitionStep: StepImpl = {
   /** The planned UUIDs prove the partitions are still the ones this plan made. */
   async reattach(ctx) {
     const device = await useDisk(ctx);
-    await ctx.exec(['partprobe', device]);
+    await ctx.exec(rereadCommand(device));
     await waitForPartitions(ctx, device);
     for (const p of ctx.plan.partitions) ctx.state.partitionDevices[p.number] = partitionDevice(device, p.number);
     await checkUuids(ctx, device);
