@@ -124,11 +124,17 @@ const optPath = (path: string) => path.replaceAll(',', ',,');
  */
 const TCG_CPU = 'Nehalem';
 
+/**
+ * One vCPU under TCG: with two, the maintenance ISO's kernel (6.12) once died of an int3 Oops right after
+ * patching its own code (put_prev_entity, a static branch), the other vCPU still running the old translation.
+ */
+const TCG_CPUS = 1;
+
 function qemuArgs(o: VmOptions, monitorSocket: string): string[] {
   const args = [
     '-name', o.name,
     '-machine', 'q35', '-accel', o.accel ?? 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : TCG_CPU,
-    '-m', String(o.memoryMiB ?? 1536), '-smp', String(o.cpus ?? 2),
+    '-m', String(o.memoryMiB ?? 1536), '-smp', String(o.cpus ?? (o.accel === 'kvm' ? 2 : TCG_CPUS)),
     // No window; serial on stdio so it can be streamed; the monitor on a socket for screendumps.
     '-display', 'none', '-serial', 'stdio', '-monitor', `unix:${monitorSocket},server,nowait`,
     // A guest reboot ends the run like a power-off: the caller then looks at the disks.
