@@ -95,8 +95,10 @@ export async function waitForRegistry(endpoints: readonly Endpoint[], seconds: n
   const deadline = started + seconds * 1000;
   let lastSaid: number | undefined;
   for (;;) {
-    const left = Math.max(deadline - Date.now(), 1);
-    const outcomes = await Promise.all(endpoints.map((e) => tryConnect(e, Math.min(opts.connectTimeoutMs ?? 5000, left))));
+    // At least a second per attempt even at the bound: a last probe cut to a millisecond would time out before a
+    // refusal could arrive, and the message would name the wrong cause.
+    const attemptMs = Math.min(opts.connectTimeoutMs ?? 5000, Math.max(deadline - Date.now(), 1000));
+    const outcomes = await Promise.all(endpoints.map((e) => tryConnect(e, attemptMs)));
     opts.signal?.throwIfAborted();
     const now = Date.now();
     const waited = Math.round((now - started) / 1000);

@@ -82,6 +82,12 @@ test('never reachable: fails at the bound, naming the registry and what to check
   assert.ok(took >= 900 && took < 5000, `${took} ms`);
 });
 
+test('the last attempt, made at the bound itself, still gets time for an answer: its cause is the one named', async () => {
+  const port = await closedPort();
+  // A poll longer than the bound: the second attempt starts exactly at the deadline.
+  await assert.rejects(waitForRegistry([{ host: '127.0.0.1', port }], 1, { pollMs: 5000, say: () => undefined }), /within 1 s \(connection refused/);
+});
+
 test('the origin is down but a mirror answers: the pull can go on, so the wait ends', async () => {
   const port = await closedPort();
   const mirror = await listen(0);
