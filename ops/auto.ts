@@ -22,7 +22,7 @@ import { PlanRefused, type StepName } from './plan.ts';
 import type { DiskLock } from './disk-lock.ts';
 import { prepareInstall, type Prepared } from './prepare.ts';
 import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
-import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, reportedTarget, type ReportedTarget, type WebhookTarget } from './report.ts';
+import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, reportedBlobs, reportedTarget, type ReportedTarget, type WebhookTarget } from './report.ts';
 import { runPlan, type StepImpl } from './runner.ts';
 import { imageSource, kernelSource, mergeSettings, settingOrigins, taskSource } from './settings.ts';
 import { STEPS } from './steps.ts';
@@ -314,6 +314,7 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
         schema_id: schemaId ?? (recipe ? recipe.schema_version : undefined),
         target_disk: chosenDisk,
         image_digest: result?.imageDigest,
+        blobs: reportedBlobs(result?.blobs, knownSecrets),
       });
       // Stopped by a signal (shutdown, Ctrl+C): one quick attempt, no retries that would hold the shutdown up.
       const stopping = opts.signal?.aborted === true;

@@ -20,6 +20,17 @@ export const InstallResultSchema = z.object({
   finishedAt: z.string(),
   steps: z.array(z.object({ step, durationMs: z.number() })),
   imageDigest: z.string().optional(),
+  blobs: z
+    .array(
+      z.object({
+        digest: z.string(),
+        size: z.number(),
+        sources: z.array(z.object({ host: z.string(), mirror: z.boolean(), bytes: z.number() })).describe('who served the bytes, in order: a mirror, or the origin registry'),
+        fallbacks: z.array(z.object({ from: z.string(), to: z.string(), atByte: z.number(), reason: z.string() })).describe('each hand-over from a failing source to the next'),
+      }),
+    )
+    .optional()
+    .describe('every blob pulled whole, once verified'),
   partitions: z.array(
     z.object({
       number: z.number().int(),

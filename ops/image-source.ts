@@ -40,6 +40,7 @@ export function registryClient(ctx: StepContext): RegistryClient {
     password: ctx.inputs.registryPassword,
     log: (line, level) => ctx.log(line, level),
     mirrors: reg?.mirrors,
+    onBlobServed: (served) => (ctx.state.blobs ??= []).push(served),
     ...patienceOf(reg),
   });
   perStep.set(ctx.step, client);

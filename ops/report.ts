@@ -8,6 +8,7 @@ import { request } from 'undici';
 import pkg from '../package.json' with { type: 'json' };
 import { redactText } from './exec.ts';
 import type { Plan } from './plan.ts';
+import type { InstallResult } from './events.ts';
 import { DEFAULT_RETRY, Patience, busyAnswer, busyLine, pause, type Busy } from './retry.ts';
 
 export const DISPATCHER_VERSION: string = pkg.version;
@@ -34,6 +35,17 @@ export interface StatusReport {
   target_disk?: ReportedTarget;
   /** Our extension: the digest of the image manifest installed (from an index, the one for this machine's platform). */
   image_digest?: string;
+  /** Our extension: each blob of the image pulled, and which source served it (a mirror or the origin). */
+  blobs?: ReportedBlob[];
+}
+
+export interface ReportedBlob {
+  digest: string;
+  size: number;
+  /** In the order they served it; more than one when a source failed part way. */
+  sources: { source: 'mirror' | 'origin'; host: string; bytes: number }[];
+  /** Each hand-over from a failing mirror to the next source, at which byte, and why. */
+  fallbacks: { from: string; to: string; at_byte: number; reason: string }[];
 }
 
 export interface ReportedTarget {
@@ -84,6 +96,16 @@ export function reportedTarget(plan: Plan): ReportedTarget | undefined {
   ) as ReportedTarget;
 }
 
+/** The run record's blobs for the report; a registry's error text could quote a secret, so `secrets` are hidden. */
+export function reportedBlobs(blobs: InstallResult['blobs'], secrets: readonly string[]): ReportedBlob[] | undefined {
+  return blobs?.map((b) => ({
+    digest: b.digest,
+    size: b.size,
+    sources: b.sources.map((s) => ({ source: s.mirror ? 'mirror' : 'origin', host: s.host, bytes: s.bytes })),
+    fallbacks: b.fallbacks.map((f) => ({ from: f.from, to: f.to, at_byte: f.atByte, reason: redactText(f.reason, secrets) })),
+  }));
+}
+
 export function makeStatusReport(fields: Omit<StatusReport, 'delivery_id' | 'dispatcher_version'> & { delivery_id?: string }): StatusReport {
   if (fields.status === 'failed' && !fields.failed_step) throw new Error('a failed status report needs failed_step');
   const report: StatusReport = {
@@ -97,6 +119,7 @@ export function makeStatusReport(fields: Omit<StatusReport, 'delivery_id' | 'dis
     schema_id: fields.schema_id,
     target_disk: fields.target_disk,
     image_digest: fields.image_digest,
+    blobs: fields.blobs,
   };
   return JSON.parse(JSON.stringify(report)) as StatusReport;
 }

@@ -1,4 +1,5 @@
 import type { DiskLock } from './disk-lock.ts';
+import type { BlobServed } from './oci/blob.ts';
 import { now, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
 import { run, spawn, redactText, type ExecOptions } from './exec.ts';
 import type { Plan, StepName } from './plan.ts';
@@ -14,6 +15,8 @@ export interface InstallState {
   /** Where the target's filesystems are mounted, root first. */
   targetRoot?: string;
   imageDigest?: string;
+  /** Every blob pulled whole, with the sources that served it (mirror or origin). */
+  blobs?: BlobServed[];
 }
 
 /** A failure that knows what the operator should do about it. */
@@ -199,6 +202,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
     finishedAt: now(),
     steps: done,
     imageDigest: state.imageDigest,
+    blobs: state.blobs,
     partitions: partitionsOf(plan, state),
   };
   emit({ type: 'result', at: now(), result });

@@ -34,6 +34,16 @@ export interface BlobContext {
   /** See realProgress. */
   progressBytes: number;
   log: RegistryLog;
+  /** Told, once the whole blob is verified, which sources served it (the run record of README "What is reported"). */
+  onServed?: (served: BlobServed) => void;
+}
+
+/** Which sources served a verified blob's bytes, in the order they served them, and each hand-over from one to the next. */
+export interface BlobServed {
+  digest: string;
+  size: number;
+  sources: { host: string; mirror: boolean; bytes: number }[];
+  fallbacks: { from: string; to: string; atByte: number; reason: string }[];
 }
 
 export interface OpenBlobOptions {
@@ -89,6 +99,7 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
   const patience = new Patience(ctx.retry);
   const enough = realProgress(target.size, ctx.progressBytes);
   const served = new Map<BlobSource, number>();
+  const fallbacks: BlobServed['fallbacks'] = [];
   let current = 0;
   let done = 0;
   let sinceRefill = 0;
@@ -158,7 +169,9 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
       if (current < ctx.sources.length - 1 && error instanceof RegistryError) {
         // A mirror only ever makes a pull slower: whatever goes wrong there, the next source carries on.
         current++;
-        ctx.log(`oci: ${label}: ${sourceName(source)}: ${retryReason(error, label)}; falling back to ${sourceName(ctx.sources[current]!)} at byte ${done}`, 'warn');
+        const reason = retryReason(error, label);
+        fallbacks.push({ from: source.host, to: ctx.sources[current]!.host, atByte: done, reason });
+        ctx.log(`oci: ${label}: ${sourceName(source)}: ${reason}; falling back to ${sourceName(ctx.sources[current]!)} at byte ${done}`, 'warn');
         continue;
       }
       const trouble = troubleOf(error);
@@ -197,6 +210,12 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
     );
   }
   if (ctx.sources.length > 1) ctx.log(`oci: ${label}: digest verified; ${servedBy(served)}`);
+  ctx.onServed?.({
+    digest: target.digest,
+    size: target.size,
+    sources: [...served].map(([source, bytes]) => ({ host: source.host, mirror: source.mirror, bytes })),
+    fallbacks,
+  });
 }
 
 /**

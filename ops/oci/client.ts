@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Authenticator } from './auth.ts';
-import { openBlob, readBlobRange, type BlobContext, type BlobSource, type BlobTarget, type OpenBlobOptions } from './blob.ts';
+import { openBlob, readBlobRange, type BlobContext, type BlobServed, type BlobSource, type BlobTarget, type OpenBlobOptions } from './blob.ts';
 import { listRepositories, listTags } from './catalog.ts';
 import { RegistryError } from './errors.ts';
 import { MANIFEST_ACCEPT, resolveArtifact, type ResolvedArtifact } from './manifest.ts';
@@ -11,6 +11,7 @@ import { retryLine, retrying } from './retrying.ts';
 import { Transport, responseError, type RegistryLog } from './transport.ts';
 
 export { RegistryError, type RegistryErrorCode } from './errors.ts';
+export type { BlobServed } from './blob.ts';
 export type { ResolvedArtifact, ArtifactLayer } from './manifest.ts';
 export type { ImageReference, Repository } from './reference.ts';
 export type { RetryPolicy } from '../retry.ts';
@@ -37,6 +38,8 @@ export interface RegistryClientOptions {
    * manifests and blobs by digest. Tags are resolved at the origin when it answers; every byte is digest-verified.
    */
   mirrors?: string[];
+  /** Told which sources served each blob pulled whole, once it is verified. */
+  onBlobServed?: (served: BlobServed) => void;
 }
 
 /** Where a blob lives and what it must be; a ResolvedArtifact is one. */
@@ -62,12 +65,14 @@ export class RegistryClient {
   private readonly progressBytes: number;
   private readonly mirrors: readonly string[];
   private readonly log: RegistryLog;
+  private readonly onBlobServed: RegistryClientOptions['onBlobServed'];
 
   constructor(opts: RegistryClientOptions = {}) {
     if ((opts.username === undefined) !== (opts.password === undefined)) {
       throw new RegistryError('unauthorized', 'a registry username needs a password and a password needs a username; give both or neither');
     }
     this.log = opts.log ?? (() => {});
+    this.onBlobServed = opts.onBlobServed;
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.lowSpeed = opts.lowSpeed ?? DEFAULT_LOW_SPEED;
     this.progressBytes = opts.progressBytes ?? DEFAULT_PROGRESS_BYTES;
@@ -213,6 +218,7 @@ export class RegistryClient {
       lowSpeed: this.lowSpeed,
       progressBytes: this.progressBytes,
       log: this.log,
+      onServed: this.onBlobServed,
     };
   }
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import pkg from '../../package.json' with { type: 'json' };
-import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, statusUrl, type StatusReport } from '../../ops/report.ts';
+import { DISPATCHER_STEP, makeStatusReport, postStatus, reportedBlobs, shownUrl, statusUrl, type StatusReport } from '../../ops/report.ts';
 
 interface Seen {
   method: string;
@@ -79,6 +79,26 @@ test('our image_digest extension: the manifest installed, only when an image was
   const digest = `sha256:${'e'.repeat(64)}`;
   assert.equal(makeStatusReport({ status: 'success', image_digest: digest }).image_digest, digest);
   assert.ok(!('image_digest' in makeStatusReport({ status: 'success' })));
+});
+
+test('our blobs extension: each blob with the source that served it and the fallbacks, no secret in a reason', () => {
+  const digest = `sha256:${'b'.repeat(64)}`;
+  const blobs = reportedBlobs(
+    [{
+      digest,
+      size: 30,
+      sources: [{ host: 'cache:5000', mirror: true, bytes: 10 }, { host: 'controller:8080', mirror: false, bytes: 20 }],
+      fallbacks: [{ from: 'cache:5000', to: 'controller:8080', atByte: 10, reason: 'HTTP 500: token s3cr3t-pass expired' }],
+    }],
+    ['s3cr3t-pass'],
+  );
+  assert.deepEqual(makeStatusReport({ status: 'success', blobs }).blobs, [{
+    digest,
+    size: 30,
+    sources: [{ source: 'mirror', host: 'cache:5000', bytes: 10 }, { source: 'origin', host: 'controller:8080', bytes: 20 }],
+    fallbacks: [{ from: 'cache:5000', to: 'controller:8080', at_byte: 10, reason: 'HTTP 500: token *** expired' }],
+  }]);
+  assert.ok(!('blobs' in makeStatusReport({ status: 'success' })), 'absent when no image was pulled');
 });
 
 test('503 twice, then 200 {"ok":true}: delivered on the third attempt with the same delivery_id, secret in the header only', async () => {
