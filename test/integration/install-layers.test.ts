@@ -206,7 +206,12 @@ test('an index: the manifest of this machine\'s platform is installed and report
   const { disk, run, logs } = await install('index', 'os/multi:1');
   assert.equal(run.code, 0, `${run.stderr}\n${logs.join('\n')}`);
   assert.equal(resultOf(run)!.imageDigest, index.manifestDigests[1]);
-  assert.ok(logs.some((l) => l.includes(`image ${index.manifestDigests[1]} (linux/${machineArch}`)), logs.join('\n'));
+  // `plan` does not ask the registry: the image step's check names the chosen manifest and platform in its first
+  // line (the registry client's lines aside), before the first step starts (before anything is written).
+  const named = `image ${index.manifestDigests[1]} (linux/${machineArch}${machineArch === 'arm64' ? '/v8' : ''} from the index)`;
+  const first = run.events.find((e) => e.type === 'log' && e.step === 'image-linux.service' && !e.message.startsWith('oci: '));
+  assert.ok(first?.type === 'log' && first.message.startsWith(named), `${named}\n${logs.join('\n')}`);
+  assert.ok(run.events.indexOf(first) < run.events.findIndex((e) => e.type === 'step-start'), 'named before the first step starts');
   assert.match(await rootTree(disk, 'index', async (root) => sh(`cat ${root}/usr/lib/os-release`)), /ID=mine/);
 });
 
