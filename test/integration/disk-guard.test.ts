@@ -97,10 +97,12 @@ async function assertPlansOnceFree(name: string, disk: string) {
 test('a mounted partition on the target: install and auto mode exit 3, the disk unchanged', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const d = await loopDisk(t, 'mounted');
-  sh(`mkfs.ext4 -q -F ${d.part}`);
+  // Initialised in full and mounted read-only: a read-write ext4 keeps writing (lazy inode-table init, the journal)
+  // on its own, and the hash must see the installer's writes only.
+  sh(`mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 ${d.part}`);
   const at = join(work, 'mounted-at');
   await mkdir(at);
-  sh(`mount -t ext4 ${d.part} ${at}`);
+  sh(`mount -t ext4 -o ro ${d.part} ${at}`);
   let mounted = true;
   d.undo.push(() => mounted && sh(`umount ${at}`));
   await assertRefused('mounted', d.loop, d.image, new RegExp(`${d.part} is mounted at ${at}`));
