@@ -3,21 +3,49 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DiskBusy, lockDisk } from './disk-lock.ts';
 import { partitionDevice } from './disks.ts';
 import { mkfsCommand, parseBlkid } from './filesystems.ts';
+import { typeGuid } from './gpt-types.ts';
 import type { Plan } from './plan.ts';
 import { StepError, type StepContext, type StepImpl } from './runner.ts';
 
-export function sgdiskCommand(plan: Plan, device: string): string[] {
-  const args = ['sgdisk', '--clear', `--disk-guid=${plan.diskGuid}`];
+export interface PartitionCommand {
+  argv: string[];
+  /** What the command reads on stdin (sfdisk's script). */
+  input?: string;
+}
+
+/** A GPT name for sfdisk's script: every byte but plain ones as \xHH, so no label can end the field or the line. */
+const sfdiskName = (name: string) =>
+  [...Buffer.from(name)].map((b) => (/[A-Za-z0-9 _.:+-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+
+/** The planned table as an sfdisk script: the disk GUID, and each partition's place, type, GUID, name and flags. */
+export function sfdiskScript(plan: Plan): string {
+  const lines = [
+    'label: gpt',
+    `label-id: ${plan.diskGuid}`,
+    'unit: sectors',
+    // Where sgdisk put it: the header and 128 entries of 128 bytes after the protective MBR.
+    `first-lba: ${2 + Math.ceil((128 * 128) / plan.disk.sectorSize)}`,
+  ];
   for (const p of plan.partitions) {
-    args.push(
-      `--new=${p.number}:${p.startSector}:${p.endSector}`,
-      `--typecode=${p.number}:${p.typeCode}`,
-      `--change-name=${p.number}:${p.name}`,
-      `--partition-guid=${p.number}:${p.partGuid}`,
-    );
-    if (p.bootable && p.role !== 'esp') args.push(`--attributes=${p.number}:set:2`);
+    const type = typeGuid(p.typeCode);
+    // The recipe's schema admits only known codes; a plan made some other way must not reach the disk either.
+    if (!type) throw new StepError(`partition ${p.number} has type code ${p.typeCode}, which has no known GPT type GUID`, 'use a full type GUID');
+    const attrs = p.bootable && p.role !== 'esp' ? ', attrs="LegacyBIOSBootable"' : '';
+    lines.push(`start=${p.startSector}, size=${p.endSector - p.startSector + 1}, type=${type}, uuid=${p.partGuid}, name="${sfdiskName(p.name)}"${attrs}`);
   }
-  return [...args, device];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * One pass, no sleeps (sgdisk sleeps a second after each write): old signatures on the disk and in the new
+ * partitions wiped, the primary and backup GPT written whole whatever was there before. The kernel is told
+ * afterwards by partx, as below.
+ */
+export function sfdiskCommand(plan: Plan, device: string): PartitionCommand {
+  return {
+    argv: ['sfdisk', '--quiet', '--wipe', 'always', '--wipe-partitions', 'always', '--no-reread', '--no-tell-kernel', device],
+    input: sfdiskScript(plan),
+  };
 }
 
 /**
@@ -29,17 +57,11 @@ export function sgdiskCommand(plan: Plan, device: string): string[] {
 const rereadCommand = (device: string) => ['partx', '--update', device];
 
 /** Every command partition.service runs, in order: the plan prints exactly these. */
-export function partitionCommands(plan: Plan, device: string): string[][] {
-  const cmds: string[][] = [
-    ['wipefs', '--all', '--force', device],
-    ['sgdisk', '--zap-all', device],
-    sgdiskCommand(plan, device),
-    rereadCommand(device),
-  ];
+export function partitionCommands(plan: Plan, device: string): PartitionCommand[] {
+  const cmds: PartitionCommand[] = [sfdiskCommand(plan, device), { argv: rereadCommand(device) }];
   for (const p of plan.partitions) {
-    const dev = partitionDevice(device, p.number);
-    const mkfs = mkfsCommand(p, dev, p.startSector);
-    if (mkfs) cmds.push(['wipefs', '--all', '--force', dev], mkfs);
+    const mkfs = mkfsCommand(p, partitionDevice(device, p.number), p.startSector);
+    if (mkfs) cmds.push({ argv: mkfs });
   }
   return cmds;
 }
@@ -96,23 +118,26 @@ async function isBlockDevice(path: string): Promise<boolean> {
   return stat(path).then((s) => s.isBlockDevice(), () => false);
 }
 
-/** No udev here: the kernel makes the nodes in devtmpfs after a re-read, but not at once, so poll for them. */
+/** No udev here: the kernel makes the nodes in devtmpfs after partx, but not at once, so poll for them (briefly: they take milliseconds). */
 async function waitForPartitions(ctx: StepContext, device: string, timeoutMs = 15000): Promise<void> {
   const want = ctx.plan.partitions.map((p) => partitionDevice(device, p.number));
-  const deadline = Date.now() + timeoutMs;
-  let rereads = 0;
+  const started = Date.now();
+  let lastReread = started;
   for (;;) {
     const present = await Promise.all(want.map(isBlockDevice));
     if (present.every(Boolean)) return;
-    if (Date.now() > deadline) {
+    if (Date.now() - started > timeoutMs) {
       const missing = want.filter((_, i) => !present[i]);
       throw new StepError(
         `the kernel did not create ${missing.join(', ')} after re-reading the partition table of ${device}`,
         `something may hold the disk open; run "partx --update ${device}" and "lsblk" on the console to see, or reboot the maintenance OS`,
       );
     }
-    if (++rereads % 10 === 0) await ctx.exec(rereadCommand(device), { okExitCodes: [1] });
-    await sleep(200);
+    if (Date.now() - lastReread > 2000) {
+      await ctx.exec(rereadCommand(device), { okExitCodes: [1] });
+      lastReread = Date.now();
+    }
+    await sleep(5);
   }
 }
 
@@ -136,6 +161,17 @@ async function useDisk(ctx: StepContext): Promise<string> {
   return device;
 }
 
+/** Write the planned table, wait for the kernel's partition nodes, make the filesystems and check their UUIDs. */
+async function partitionDisk(ctx: StepContext, device: string): Promise<void> {
+  const [table, reread, ...mkfs] = partitionCommands(ctx.plan, device);
+  await ctx.exec(table!.argv, { input: table!.input });
+  await ctx.exec(reread!.argv);
+  await waitForPartitions(ctx, device);
+  for (const p of ctx.plan.partitions) ctx.state.partitionDevices[p.number] = partitionDevice(device, p.number);
+  for (const cmd of mkfs) await ctx.exec(cmd.argv);
+  await checkUuids(ctx, device);
+}
+
 export const partitionStep: StepImpl = {
   title: 'Partition and format the disk',
   /** The planned UUIDs prove the partitions are still the ones this plan made. */
@@ -147,15 +183,6 @@ export const partitionStep: StepImpl = {
     await checkUuids(ctx, device);
   },
   async run(ctx) {
-    const device = await useDisk(ctx);
-    const [wipe, zap, create, probe, ...mkfs] = partitionCommands(ctx.plan, device);
-    await ctx.exec(wipe!);
-    await ctx.exec(zap!, { okExitCodes: [2] });
-    await ctx.exec(create!);
-    await ctx.exec(probe!);
-    await waitForPartitions(ctx, device);
-    for (const p of ctx.plan.partitions) ctx.state.partitionDevices[p.number] = partitionDevice(device, p.number);
-    for (const cmd of mkfs) await ctx.exec(cmd);
-    await checkUuids(ctx, device);
+    await partitionDisk(ctx, await useDisk(ctx));
   },
 };

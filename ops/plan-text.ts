@@ -1,5 +1,5 @@
 import { commandLine } from './exec.ts';
-import { partitionCommands } from './partition.ts';
+import { partitionCommands, type PartitionCommand } from './partition.ts';
 import type { Plan, StepName } from './plan.ts';
 import { formatBytes } from './sizes.ts';
 import { STEPS } from './steps.ts';
@@ -49,13 +49,18 @@ function partitionTable(plan: Plan): string[] {
   );
 }
 
+/** A command as a shell would take it: what it reads on stdin as a here-document. */
+function shownCommand(c: PartitionCommand): string[] {
+  return c.input === undefined ? [commandLine(c.argv)] : [`${commandLine(c.argv)} <<'EOF'`, ...c.input.trimEnd().split('\n'), 'EOF'];
+}
+
 /** Step by step, what will run. The partition commands are the very argv lists the runner executes. */
 export function describeSteps(plan: Plan): { step: StepName; title: string; lines: string[] }[] {
   const dev = shownDevice(plan);
   return plan.steps.map((step) => ({
     step,
     title: STEPS[step].title,
-    lines: step === 'partition.service' ? partitionCommands(plan, dev).map((c) => commandLine(c)) : STEPS[step].describe?.(plan, dev) ?? [],
+    lines: step === 'partition.service' ? partitionCommands(plan, dev).flatMap(shownCommand) : STEPS[step].describe?.(plan, dev) ?? [],
   }));
 }
 

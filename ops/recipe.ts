@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DiskHints, hasCriterion } from './disk-hints.ts';
+import { typeGuid } from './gpt-types.ts';
 import { sizeProblem } from './sizes.ts';
 
 /** A file-ish value: inline text (maybe base64), inline content, a URL to fetch, or a path in the maintenance OS. */
@@ -30,6 +31,7 @@ export const PartitionSpec = z.strictObject({
   type_guid: z
     .string()
     .refine((v) => SHORT_TYPE.test(v) || FULL_GUID.test(v), 'an sgdisk type code like ef00 or a full GPT type GUID')
+    .refine((v) => !SHORT_TYPE.test(v) || typeGuid(v) !== undefined, 'not a type code sgdisk knows (sgdisk -L lists them): give the full GPT type GUID')
     .optional(),
   format: Format.default('none'),
   label: z.string().max(32).optional(),

@@ -98,7 +98,7 @@ test('retry from a failed config drive: the disk is picked up again by its UUIDs
     ],
   );
   assert.ok(!second.some((e) => e.type === 'progress'), 'no download in the retry');
-  assert.ok(!second.some((e) => e.type === 'command' && /sgdisk|mkfs/.test(e.command)), 'nothing repartitioned or reformatted');
+  assert.ok(!second.some((e) => e.type === 'command' && /sfdisk|mkfs/.test(e.command)), 'nothing repartitioned or reformatted');
   assert.equal(retried.imageDigest, failed.imageDigest);
   assert.deepEqual(retried.partitions.map((p) => p.fsUuid), failed.partitions.map((p) => p.fsUuid));
   assert.equal(loopsOf(disk), '', 'detached again');

@@ -107,7 +107,7 @@ test('the whole wizard on the Linux VT: machine, disk, image, layout, settings, 
 
   // The plan scrolls: the partition commands are further down.
   await ui.press(KEY.pageDown);
-  await ui.waitFor('sgdisk');
+  await ui.waitFor('sfdisk');
 
   // A wrong name is refused and nothing runs.
   await ui.type('sdb');

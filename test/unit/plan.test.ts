@@ -70,7 +70,9 @@ test('the plan text names the disk, what is destroyed and the exact commands', a
   const text = renderPlan(plan);
   assert.match(text, /Target disk: \/dev\/nvme0n1 \(20\.0 GiB, Samsung PM9A3/);
   assert.match(text, /WILL BE DESTROYED:\n  \/dev\/nvme0n1p1 1\.0 GiB ext4 "old"/);
-  assert.match(text, /\$ sgdisk --clear --disk-guid=[0-9a-f-]+ --new=1:2048:1050623 --typecode=1:ef00/);
+  assert.match(text, /\$ sfdisk --quiet --wipe always --wipe-partitions always --no-reread --no-tell-kernel \/dev\/nvme0n1 <<'EOF'\n {2}\$ label: gpt\n/);
+  assert.match(text, new RegExp(`\\$ label-id: ${plan.diskGuid}\n`));
+  assert.match(text, /\$ start=2048, size=1048576, type=c12a7328-f81f-11d2-ba4b-00a0c93ec93b, uuid=[0-9a-f-]+, name="EFI"\n/);
   assert.match(text, new RegExp(`\\$ mkswap -U ${plan.partitions[1]!.fsUuid} -L swap /dev/nvme0n1p2`));
   assert.match(text, /\$ mkfs\.ext4 -F -q -U [0-9a-f-]+ -L root \/dev\/nvme0n1p3/);
   assert.match(text, /bootloader-linux\.service/);
