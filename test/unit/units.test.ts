@@ -145,7 +145,7 @@ test('console units take over their terminal from getty and give it back on exit
 
 test('the units, the wrapper and the Containerfile agree on where the installer lives', async () => {
   const wrapper = await readFile(join(REPO, 'scripts/shoal-install.sh'), 'utf8');
-  assert.match(wrapper, new RegExp(`^exec node ${BUNDLE} "\\$@"$`, 'm'));
+  assert.match(wrapper, new RegExp(`^exec node --max-semi-space-size=1 ${BUNDLE} "\\$@"$`, 'm'));
   const containerfile = await readFile(join(REPO, 'Containerfile'), 'utf8');
   assert.match(containerfile, new RegExp(`^COPY --from=bundle /src/dist/shoal-install\\.mjs ${BUNDLE}$`, 'm'));
   assert.match(containerfile, new RegExp(`^COPY scripts/shoal-install\\.sh ${WRAPPER}$`, 'm'));
