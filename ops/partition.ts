@@ -141,18 +141,26 @@ async function waitForPartitions(ctx: StepContext, device: string, timeoutMs = 1
   }
 }
 
+/** Every one of `jobs` to its end, side by side (so none is left running when one fails); then the first failure. */
+async function allSettled<T>(jobs: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(jobs);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 async function checkUuids(ctx: StepContext, device: string): Promise<void> {
-  for (const p of ctx.plan.partitions) {
-    if (p.format === 'raw' || p.format === 'none') continue;
+  const formatted = ctx.plan.partitions.filter((p) => p.format !== 'raw' && p.format !== 'none');
+  const found = await allSettled(formatted.map((p) => ctx.exec(['blkid', '--probe', '--output', 'export', partitionDevice(device, p.number)])));
+  formatted.forEach((p, i) => {
     const dev = partitionDevice(device, p.number);
-    const { stdout } = await ctx.exec(['blkid', '--probe', '--output', 'export', dev]);
-    const uuid = parseBlkid(stdout).UUID;
+    const uuid = parseBlkid(found[i]!.stdout).UUID;
     if (!uuid) throw new StepError(`no filesystem was found on ${dev} after mkfs`, 'the disk may be failing; check dmesg');
     if (p.fsUuid && uuid.toLowerCase() !== p.fsUuid.toLowerCase()) {
       throw new StepError(`${dev} has UUID ${uuid}, not the planned ${p.fsUuid}`, 'another device may have answered; check the target disk');
     }
     ctx.state.fsUuids[p.number] = uuid;
-  }
+  });
 }
 
 async function useDisk(ctx: StepContext): Promise<string> {
@@ -168,7 +176,8 @@ async function partitionDisk(ctx: StepContext, device: string): Promise<void> {
   await ctx.exec(reread!.argv);
   await waitForPartitions(ctx, device);
   for (const p of ctx.plan.partitions) ctx.state.partitionDevices[p.number] = partitionDevice(device, p.number);
-  for (const cmd of mkfs) await ctx.exec(cmd.argv);
+  // Each on its own partition, so side by side: on a loop disk they wait on the kernel more than they compute.
+  await allSettled(mkfs.map((cmd) => ctx.exec(cmd.argv)));
   await checkUuids(ctx, device);
 }
 
