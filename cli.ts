@@ -11,7 +11,7 @@ import { loadRecipeFile, prepareInstall, type PrepareOptions, type Prepared } fr
 import { RecipeError } from './ops/recipe.ts';
 import { imageSource, kernelSource, mergeSettings } from './ops/settings.ts';
 import { runPlan } from './ops/runner.ts';
-import { STEPS } from './ops/steps.ts';
+import { STEPS } from './ops/steps/index.ts';
 
 /** Exit codes, also in the README. */
 export const EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3, interrupted: 130 } as const;

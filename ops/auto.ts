@@ -25,7 +25,7 @@ import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe
 import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, reportedBlobs, reportedTarget, type ReportedTarget, type WebhookTarget } from './report.ts';
 import { runPlan, type StepImpl } from './runner.ts';
 import { imageSource, kernelSource, mergeSettings, settingOrigins, taskSource } from './settings.ts';
-import { STEPS } from './steps.ts';
+import { STEPS } from './steps/index.ts';
 import { findTaskIso, namedDrives, readTaskDir, TASK_FILES, TASK_MOUNT, TaskIsoError, type Drive, type MountFn, type Task } from './task-iso.ts';
 import { NetworkUnreachable, registryEndpoints, waitForRegistry } from './net-wait.ts';
 

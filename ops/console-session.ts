@@ -21,9 +21,9 @@ import { renderPlan } from './plan-text.ts';
 import { lockDisk, type DiskLock } from './disk-lock.ts';
 import { prepareInstall, type Prepared, type PrepareOptions } from './prepare.ts';
 import { parseRecipe, RecipeError, type Recipe, type RecipeInput } from './recipe.ts';
-import { resumePoint, runPlan, type StepImpl } from './runner.ts';
+import { runPlan, type StepImpl } from './runner.ts';
 import { formatBytes } from './sizes.ts';
-import { STEPS } from './steps.ts';
+import { resumePoint, STEPS } from './steps/index.ts';
 import { openRegistry, type BrowserOptions, type RegistryBrowser, type RegistryCredentials } from './console-registry.ts';
 
 export type { ImageInfo, RegistryBrowser, RegistryCredentials, RegistryState } from './console-registry.ts';

@@ -75,7 +75,7 @@ export type InstallEvent = z.infer<typeof InstallEventSchema>;
 export type InstallResult = z.infer<typeof InstallResultSchema>;
 export type EventSink = (e: InstallEvent) => void;
 
-export const now = () => new Date().toISOString();
+export { now } from './event-time.ts';
 
 export const streamLine = (e: InstallEvent) => JSON.stringify({ v: STREAM_VERSION, ...e });
 

@@ -3,17 +3,38 @@ import { DEFAULT_LOW_SPEED, RegistryClient, type RegistryClientOptions, type Res
 import { detectFormat, formatFromMetadata, peek, type ImageFormat } from './oci/format.ts';
 import type { RegistryOptions } from './recipe.ts';
 import type { StepContext } from './runner.ts';
+import type { WimInfo } from './windows/wim-header.ts';
 import { formatBytes } from './sizes.ts';
 
 export interface ImageArtifact {
   resolved: ResolvedArtifact;
   /** From the media type or file name; undefined until the first bytes are seen. */
   kind?: ImageFormat;
+  /** A WIM's header and image list, once read (ops/windows/wim-remote.ts). */
+  wim?: WimInfo;
 }
 
-const resolvedByPlan = new WeakMap<object, ImageArtifact>();
+/**
+ * What one run of an install knows of its image, on the run's state: the runner opens it when the run starts and
+ * closes it when the run ends, however it ends.
+ */
+export class ImageSession {
+  /** The manifest and its one layer, resolved once (preflight) and reused by the pull. */
+  artifact?: ImageArtifact;
+  /** One client per step, so connections and tokens are reused and its log lines name the step. */
+  readonly clients = new Map<string, RegistryClient>();
 
-const clients = new WeakMap<object, Map<string, RegistryClient>>();
+  /** The manifest digest this run installs, once resolved: the result and the report carry it. */
+  get digest(): string | undefined {
+    return this.artifact?.resolved.manifestDigest;
+  }
+
+  async close(): Promise<void> {
+    const open = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(open.map((c) => c.close()));
+  }
+}
 
 /** The recipe's `registry` patience fields (kernel arguments already folded in) as client options; unset ones keep the defaults. */
 export function patienceOf(reg: Omit<RegistryOptions, 'password'> | undefined): Pick<RegistryClientOptions, 'retry' | 'lowSpeed'> {
@@ -26,10 +47,9 @@ export function patienceOf(reg: Omit<RegistryOptions, 'password'> | undefined): 
   };
 }
 
-/** One client per step of an install, so connections and tokens are reused and its log lines name the step. */
+/** The step's registry client in this run's image session. */
 export function registryClient(ctx: StepContext): RegistryClient {
-  const perStep = clients.get(ctx.plan) ?? new Map<string, RegistryClient>();
-  clients.set(ctx.plan, perStep);
+  const perStep = ctx.state.image.clients;
   const existing = perStep.get(ctx.step);
   if (existing) return existing;
   const reg = ctx.plan.recipe.registry;
@@ -44,10 +64,6 @@ export function registryClient(ctx: StepContext): RegistryClient {
     ...patienceOf(reg),
   });
   perStep.set(ctx.step, client);
-  ctx.defer('close the registry connections', async () => {
-    perStep.delete(ctx.step);
-    await client.close();
-  });
   return client;
 }
 
@@ -56,12 +72,10 @@ async function resolveNow(ctx: StepContext): Promise<ImageArtifact> {
   return { resolved, kind: formatFromMetadata(resolved.layer) };
 }
 
-/** The manifest and its one layer, fetched once per install (preflight) and reused by the pull. */
+/** The manifest and its one layer, fetched once per run (preflight) and reused by the pull. */
 export async function resolveArtifact(ctx: StepContext): Promise<ImageArtifact> {
-  const artifact = resolvedByPlan.get(ctx.plan) ?? (await resolveNow(ctx));
-  resolvedByPlan.set(ctx.plan, artifact);
-  ctx.state.imageDigest = artifact.resolved.manifestDigest;
-  return artifact;
+  ctx.state.image.artifact ??= await resolveNow(ctx);
+  return ctx.state.image.artifact;
 }
 
 export function artifactDescription(a: ImageArtifact): string {

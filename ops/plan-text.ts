@@ -1,8 +1,7 @@
-import { commandLine } from './exec.ts';
-import { partitionCommands, type PartitionCommand } from './partition.ts';
 import type { Plan, StepName } from './plan.ts';
+import { STEP_LIST } from './steps/index.ts';
+import type { Step } from './steps/step.ts';
 import { formatBytes } from './sizes.ts';
-import { STEPS } from './steps.ts';
 import { LOOP_PLACEHOLDER, partitionDevice } from './disks.ts';
 import { secretLines } from './public-recipe.ts';
 import { describeContents } from './disk-contents.ts';
@@ -49,22 +48,16 @@ function partitionTable(plan: Plan): string[] {
   );
 }
 
-/** A command as a shell would take it: what it reads on stdin as a here-document. */
-function shownCommand(c: PartitionCommand): string[] {
-  return c.input === undefined ? [commandLine(c.argv)] : [`${commandLine(c.argv)} <<'EOF'`, ...c.input.trimEnd().split('\n'), 'EOF'];
-}
-
-/** Step by step, what will run. The partition commands are the very argv lists the runner executes. */
-export function describeSteps(plan: Plan): { step: StepName; title: string; lines: string[] }[] {
+/** Step by step, what will run, in each step's own words (its describe). */
+export function describeSteps(plan: Plan, steps: readonly Step[] = STEP_LIST): { step: StepName; title: string; lines: string[] }[] {
   const dev = shownDevice(plan);
-  return plan.steps.map((step) => ({
-    step,
-    title: STEPS[step].title,
-    lines: step === 'partition.service' ? partitionCommands(plan, dev).flatMap(shownCommand) : STEPS[step].describe?.(plan, dev) ?? [],
-  }));
+  return plan.steps.map((name) => {
+    const step = steps.find((s) => s.name === name)!;
+    return { step: name, title: step.title, lines: step.describe?.(plan, dev) ?? [] };
+  });
 }
 
-export function renderPlan(plan: Plan): string {
+export function renderPlan(plan: Plan, steps: readonly Step[] = STEP_LIST): string {
   const out: string[] = [];
   out.push(`Install ${plan.os === 'windows' ? 'Windows' : 'Linux'} from ${plan.recipe.oci_url ?? '(no image)'}`);
   out.push(`Target disk: ${diskLine(plan)}`, ...targetLines(plan));
@@ -73,7 +66,7 @@ export function renderPlan(plan: Plan): string {
   out.push('', `New GPT (disk GUID ${plan.diskGuid}):`, ...partitionTable(plan));
   const secrets = secretLines(plan.recipe);
   if (secrets.length) out.push('', 'Secrets (their content is never shown):', ...secrets.map((l) => `  ${l}`));
-  for (const s of describeSteps(plan)) {
+  for (const s of describeSteps(plan, steps)) {
     out.push('', `${s.step}: ${s.title}`, ...s.lines.map((l) => `  $ ${l}`));
   }
   for (const s of plan.skipped) out.push('', `${s}: skipped (--stop-before)`);

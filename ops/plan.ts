@@ -8,11 +8,10 @@ import { isConfigDrive, isWindows, type Format, type PartitionSpec, type Recipe 
 import { MiB, alignDown, formatBytes, parseSize, sizeProblem } from './sizes.ts';
 import type { MachineFacts } from './machine.ts';
 import { publicRecipe, readingWarnings, type PublicRecipe, type ResolvedPayloads } from './public-recipe.ts';
+import { STEP_LIST, type StepName } from './steps/index.ts';
+import type { Step } from './steps/step.ts';
 
-export const LINUX_STEPS = ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service'] as const;
-export const WINDOWS_STEPS = ['partition.service', 'image-windows.service', 'bootloader-windows.service'] as const;
-export type StepName = (typeof LINUX_STEPS)[number] | (typeof WINDOWS_STEPS)[number];
-export const ALL_STEPS: readonly StepName[] = [...new Set<StepName>([...LINUX_STEPS, ...WINDOWS_STEPS])];
+export { ALL_STEPS, type StepName } from './steps/index.ts';
 
 export type Role = 'esp' | 'msr' | 'root' | 'swap' | 'cidata' | 'windows' | 'data';
 
@@ -171,7 +170,7 @@ function checkDisk(disk: DiskFacts, problems: string[]) {
   for (const r of disk.inUse) problems.push(`${disk.path} is in use: ${r}`);
 }
 
-function checkLinuxLayout(parts: PlannedPartition[], steps: StepName[], machine: MachineFacts, problems: string[]) {
+function checkLinuxLayout(parts: PlannedPartition[], machine: MachineFacts, problems: string[]) {
   const seen = new Map<string, number>();
   for (const p of parts) {
     if (!p.mountpoint) continue;
@@ -189,12 +188,6 @@ function checkLinuxLayout(parts: PlannedPartition[], steps: StepName[], machine:
       problems.push(`this kernel cannot mount ${p.format} (needed for ${p.mountpoint}); load its module or leave the mountpoint out`);
     }
   }
-  if (steps.includes('bootloader-linux.service')) {
-    const esp = parts.find((p) => p.role === 'esp');
-    if (!esp) problems.push('no EFI system partition (type ef00, vfat): UEFI GRUB needs one');
-    else if (esp.format !== 'vfat') problems.push(`the EFI system partition (${esp.number}) must be vfat, not ${esp.format}`);
-    else if (esp.mountpoint !== '/boot/efi') problems.push(`the EFI system partition (${esp.number}) must be mounted at /boot/efi for GRUB`);
-  }
 }
 
 function checkWindowsLayout(parts: PlannedPartition[], problems: string[]) {
@@ -211,13 +204,12 @@ export interface PlanOptions {
   target?: TargetChoice;
   /** What is on the disk now; the recipe's `wipe` guard is checked against it (prepareInstall always looks). */
   contents?: DiskContents;
+  /** The steps to choose from, in order (ops/steps/index.ts unless a test brings its own). */
+  registry?: readonly Step[];
 }
 
-function chooseSteps(recipe: Recipe, opts: PlanOptions, problems: string[]): { steps: StepName[]; skipped: StepName[] } {
-  const all: StepName[] = isWindows(recipe) ? [...WINDOWS_STEPS] : [...LINUX_STEPS];
-  const wanted = all.filter(
-    (s) => s !== 'config-drive.service' || recipe.user_data !== undefined || recipe.partition_layout.some(isConfigDrive),
-  );
+function chooseSteps(recipe: Recipe, registry: readonly Step[], opts: PlanOptions, problems: string[]): { steps: StepName[]; skipped: StepName[] } {
+  const wanted = registry.filter((s) => s.wanted(recipe)).map((s) => s.name as StepName);
   if (!opts.stopBefore) return { steps: wanted, skipped: [] };
   const at = wanted.indexOf(opts.stopBefore);
   if (at < 0) {
@@ -246,11 +238,13 @@ export function makePlan(recipe: Recipe, disk: DiskFacts, machine: MachineFacts,
   const warnings: string[] = [];
   checkDisk(disk, problems);
   if (opts.contents) problems.push(...wipeProblems(recipe, disk.path, opts.contents));
-  const { steps, skipped } = chooseSteps(recipe, opts, problems);
+  const registry = opts.registry ?? STEP_LIST;
+  const { steps, skipped } = chooseSteps(recipe, registry, opts, problems);
   const partitions = layoutPartitions(recipe, disk, problems);
   const image = imageOf(recipe, problems);
   if (isWindows(recipe)) checkWindowsLayout(partitions, problems);
-  else checkLinuxLayout(partitions, steps, machine, problems);
+  else checkLinuxLayout(partitions, machine, problems);
+  for (const step of registry.filter((s) => steps.includes(s.name as StepName))) problems.push(...(step.layoutProblems?.(partitions) ?? []));
   if (!machine.uefi) warnings.push('this machine did not boot in UEFI mode: no firmware boot entry can be written; the disk boots through the removable-media path');
   for (const s of skipped) warnings.push(`${s} will not run (--stop-before): the disk will not be bootable`);
   if (problems.length) throw new PlanRefused(problems);

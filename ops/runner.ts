@@ -1,7 +1,9 @@
 import type { DiskLock } from './disk-lock.ts';
 import type { BlobServed } from './oci/blob.ts';
-import { now, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
+import { now } from './event-time.ts';
+import type { EventSink, InstallEvent, InstallResult } from './events.ts';
 import { run, spawn, redactText, type ExecOptions } from './exec.ts';
+import { ImageSession } from './image-source.ts';
 import type { Plan, StepName } from './plan.ts';
 import { ProgressMeter } from './progress.ts';
 import { secretLines } from './public-recipe.ts';
@@ -12,9 +14,12 @@ export interface InstallState {
   device?: string;
   partitionDevices: Record<number, string>;
   fsUuids: Record<number, string>;
-  /** Where the target's filesystems are mounted, root first. */
+  /** A Linux target: the directory its root filesystem is mounted on, with the layout's other filesystems beneath. */
   targetRoot?: string;
-  imageDigest?: string;
+  /** A Windows target: where image-windows.service mounted the Windows volume (read-write) for the steps after it. */
+  windowsMount?: string;
+  /** The image this run installs and its registry connections. */
+  image: ImageSession;
   /** Every blob pulled whole, with the sources that served it (mirror or origin). */
   blobs?: BlobServed[];
 }
@@ -55,8 +60,6 @@ export interface StepImpl {
   run(ctx: StepContext): Promise<void>;
   /** When a retry starts after this step: pick up what it left (devices, UUIDs) without doing it again. */
   reattach?(ctx: StepContext): Promise<void>;
-  /** The plan's account of what this step will do, for `plan` and the review screen. */
-  describe?(plan: Plan, device: string): string[];
 }
 
 /** Secret or fetched inputs, resolved before the first write so a missing file fails early. */
@@ -70,7 +73,7 @@ export interface InstallInputs {
 export interface RunOptions {
   steps: Record<StepName, StepImpl>;
   inputs?: InstallInputs;
-  /** Retry: the steps before this one are taken as done by an earlier attempt of the same plan (see resumePoint). */
+  /** Retry: the steps before this one are taken as done by an earlier attempt of the same plan (see resumePoint in ops/steps/index.ts). */
   resumeFrom?: StepName;
   onEvent: EventSink;
   signal?: AbortSignal;
@@ -117,7 +120,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
   const secrets = opts.secrets ?? [];
   const emit: EventSink = (e) => opts.onEvent(scrub(e, secrets));
   const signal = opts.signal ?? new AbortController().signal;
-  const state: InstallState = { partitionDevices: {}, fsUuids: {} };
+  const state: InstallState = { partitionDevices: {}, fsUuids: {}, image: new ImageSession() };
   const cleanups: { label: string; undo: () => Promise<unknown> }[] = [];
   const startedAt = now();
   const done: InstallResult['steps'] = [];
@@ -193,7 +196,8 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
   }
   clearInterval(heartbeat);
   unwinding = true;
-  await unwind(cleanups, (message, level) => emit({ type: 'log', at: now(), level, message }));
+  // The image session opened with the run, so it closes after everything the steps set up.
+  await unwind([{ label: 'close the registry connections', undo: () => state.image.close() }, ...cleanups], (message, level) => emit({ type: 'log', at: now(), level, message }));
   const result: InstallResult = {
     ok: !failure,
     failedStep: failure?.step,
@@ -201,20 +205,10 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
     startedAt,
     finishedAt: now(),
     steps: done,
-    imageDigest: state.imageDigest,
+    imageDigest: state.image.digest,
     blobs: state.blobs,
     partitions: partitionsOf(plan, state),
   };
   emit({ type: 'result', at: now(), result });
   return result;
-}
-
-/**
- * Where a retry of a failed plan starts. The boot loader and the config drive can be written again onto the
- * same filesystems; a failed partition or image step starts over with fresh filesystems (an image streams,
- * so no copy is kept, and a half-unpacked tree is not worth trusting).
- */
-export function resumePoint(plan: Plan, failed: StepName | undefined): StepName | undefined {
-  if (!failed || failed === 'partition.service' || failed.startsWith('image-')) return undefined;
-  return plan.steps.includes(failed) ? failed : undefined;
 }

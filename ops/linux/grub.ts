@@ -1,8 +1,6 @@
 import { existsInRoot, readFileInRoot, writeFileInRoot } from '../in-root.ts';
 import type { Plan } from '../plan.ts';
-import { StepError, type StepContext, type StepImpl } from '../runner.ts';
-import { bindSystemDirs, mountTarget } from './mounts.ts';
-import { readOsRelease } from './os-release.ts';
+import { StepError, type StepContext } from '../runner.ts';
 
 type Log = StepContext['log'];
 
@@ -67,7 +65,8 @@ export function efibootmgrCommand(plan: Plan, device: string, id: string): strin
   return ['efibootmgr', '--create', '--disk', device, '--part', String(esp.number), '--label', id, '--loader', `\\EFI\\${id}\\grubx64.efi`];
 }
 
-async function removeOldEntries(ctx: StepContext, label: string): Promise<void> {
+/** Delete the firmware boot entries labelled `label`: an earlier install's, which the new one replaces. */
+export async function removeOldEntries(ctx: StepContext, label: string): Promise<void> {
   const { stdout } = await ctx.exec(['efibootmgr']);
   for (const m of stdout.matchAll(/^Boot([0-9A-Fa-f]{4})\*?\s+(.*?)(\t|\s{2,}|$)/gm)) {
     if (m[2]?.trim() === label) await ctx.exec(['efibootmgr', '--quiet', '--bootnum', m[1]!, '--delete-bootnum']);
@@ -79,27 +78,4 @@ export async function checkEsp(root: string, id: string): Promise<void> {
     if (!(await existsInRoot(root, f))) throw new StepError(`the ESP does not hold /${f} after grub-install`, 'see the grub-install output in the log');
   }
 }
-
-export const bootloaderLinuxStep: StepImpl = {
-  title: 'Install GRUB for UEFI',
-  async run(ctx) {
-    const root = await mountTarget(ctx);
-    const rootPart = ctx.plan.partitions.find((p) => p.mountpoint === '/')!;
-    const rootUuid = ctx.state.fsUuids[rootPart.number]!;
-    const id = bootloaderId(await readOsRelease(root));
-    const grub = await grubFlavour(root);
-    await addKernelArgs(root, ctx.plan.recipe.kernel_args, ctx.log);
-    await bindSystemDirs(ctx, root, ctx.plan.machine.efivars);
-    for (const cmd of grubInstallCommands(root, grub.install, id)) await ctx.exec(cmd);
-    await ctx.exec(['chroot', root, grub.mkconfig, '-o', grub.cfg]);
-    await pinGrubCfg(root, grub.cfg, rootUuid, ctx.log);
-    await checkEsp(root, id);
-    if (!ctx.plan.machine.efivars) {
-      ctx.log('no efivars: no firmware boot entry written; the firmware will boot EFI/BOOT/BOOTX64.EFI', 'warn');
-      return;
-    }
-    await removeOldEntries(ctx, id);
-    await ctx.exec(efibootmgrCommand(ctx.plan, ctx.state.device!, id));
-  },
-};
 

@@ -7,19 +7,16 @@ import { StepError, type StepContext } from '../runner.ts';
 import { formatBytes } from '../sizes.ts';
 import { readWimInfo, type ReadRange, type WimImage, type WimInfo } from './wim-header.ts';
 
-const inspected = new WeakMap<object, WimInfo>();
-
 /** The only place that knows how the registry client reads part of a blob. */
 function blobRanges(ctx: StepContext, resolved: Awaited<ReturnType<typeof resolveArtifact>>['resolved']): ReadRange {
   const client = registryClient(ctx);
   return (start, endInclusive) => client.readBlobRange(resolved, start, endInclusive, { signal: ctx.signal });
 }
 
-/** Header + XML of the layer through Range requests; once per install (preflight), reused by run(). */
+/** Header + XML of the layer through Range requests; once per run (preflight), kept on the run's artifact for run(). */
 export async function inspectWim(ctx: StepContext): Promise<WimInfo> {
-  const cached = inspected.get(ctx.plan);
-  if (cached) return cached;
   const artifact = await resolveArtifact(ctx);
+  if (artifact.wim) return artifact.wim;
   const { layer } = artifact.resolved;
   if (artifact.kind !== undefined && artifact.kind !== 'wim') {
     throw new StepError(
@@ -48,7 +45,7 @@ export async function inspectWim(ctx: StepContext): Promise<WimInfo> {
     `listed ${info.imageCount} image(s) of the ${info.pipable ? 'pipable ' : ''}WIM reading ${info.bytesRead} bytes of ${layer.size} ` +
       `(${formatBytes(info.bytesRead)} of ${formatBytes(layer.size)}) with Range requests`,
   );
-  inspected.set(ctx.plan, info);
+  artifact.wim = info;
   return info;
 }
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runAuto } from '../../ops/auto.ts';
-import { imageLinuxStep } from '../../ops/linux/rootfs.ts';
+import { imageLinuxStep } from '../../ops/steps/image-linux.ts';
 import type { MachineFacts } from '../../ops/machine.ts';
 import type { StepName } from '../../ops/plan.ts';
 import type { StepImpl } from '../../ops/runner.ts';

@@ -10,6 +10,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import type { InstallEvent } from '../../ops/events.ts';
 import { run } from '../../ops/exec.ts';
+import { ImageSession } from '../../ops/image-source.ts';
 import { ProgressMeter } from '../../ops/progress.ts';
 import type { StepContext } from '../../ops/runner.ts';
 import { locateBootFiles } from '../../ops/windows/boot-files.ts';
@@ -39,7 +40,7 @@ function fakeContext(events: InstallEvent[]): StepContext {
   const step = 'image-windows.service' as const;
   return {
     plan: {} as StepContext['plan'],
-    state: { partitionDevices: {}, fsUuids: {} },
+    state: { partitionDevices: {}, fsUuids: {}, image: new ImageSession() },
     step,
     signal: new AbortController().signal,
     exec: (argv, o) => run(argv, o),

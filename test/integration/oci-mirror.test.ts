@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { runAuto } from '../../ops/auto.ts';
 import { openArtifact } from '../../ops/image-source.ts';
-import { imageLinuxStep } from '../../ops/linux/rootfs.ts';
+import { imageLinuxStep } from '../../ops/steps/image-linux.ts';
 import { RegistryClient } from '../../ops/oci/client.ts';
 import type { StepName } from '../../ops/plan.ts';
 import type { ReportedBlob } from '../../ops/report.ts';

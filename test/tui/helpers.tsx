@@ -14,8 +14,9 @@ import { resolvePayload, resolveSecretText, secretTexts } from '../../ops/payloa
 import { makePlan, type StepName } from '../../ops/plan.ts';
 import type { Prepared } from '../../ops/prepare.ts';
 import { parseRecipe, type Recipe } from '../../ops/recipe.ts';
+import type { ImageArtifact } from '../../ops/image-source.ts';
 import { StepError, type StepImpl } from '../../ops/runner.ts';
-import { STEPS } from '../../ops/steps.ts';
+import { STEPS } from '../../ops/steps/index.ts';
 import { App } from '../../tui/app.tsx';
 import type { WizardState } from '../../tui/model/wizard.ts';
 import { allowedCharacters, consoleKind, type ConsoleKind } from '../../tui/theme.ts';
@@ -262,7 +263,7 @@ export function scriptedSteps(script: StepScript): Record<StepName, StepImpl> {
       }
       if (step === 'image-linux.service' || step === 'image-windows.service') {
         ctx.log(`image ${DIGEST}: layer 312.0 MiB`);
-        ctx.state.imageDigest = DIGEST;
+        ctx.state.image.artifact = { resolved: { manifestDigest: DIGEST } } as ImageArtifact;
         const total = script.imageBytes ?? 64 * 1024 * 1024;
         const meter = ctx.meter(total);
         await ctx.exec(['sh', '-c', 'exit 0', 'tar', '--extract']);

@@ -6,7 +6,8 @@ import { lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { rootFixtures } from '../helpers/root-fixture.ts';
-import { configDriveStep } from '../../ops/linux/config-drive.ts';
+import { ImageSession } from '../../ops/image-source.ts';
+import { configDriveStep } from '../../ops/steps/config-drive.ts';
 import { addKernelArgs, checkEsp, grubFlavour, pinGrubCfg } from '../../ops/linux/grub.ts';
 import { bindSystemDirs, mountLayout } from '../../ops/linux/mounts.ts';
 import type { Plan, PlannedPartition } from '../../ops/plan.ts';
@@ -201,7 +202,7 @@ test('NoCloud seed: var, the seed directory or user-data as symlinks out of the 
     const userData = Buffer.from('#cloud-config\npassword: s3cret-in-user-data\n');
     const { ctx } = fakeContext([{ number: 1, mountpoint: '/', format: 'ext4', role: 'root' }], {
       inputs: { userData },
-      state: { partitionDevices: {}, fsUuids: {}, targetRoot: root },
+      state: { partitionDevices: {}, fsUuids: {}, targetRoot: root, image: new ImageSession() },
     } as Partial<StepContext>);
     await configDriveStep.run(ctx);
     assert.deepEqual(await readdir(host), [], `${name}: nothing on the host`);

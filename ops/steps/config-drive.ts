@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Plan } from '../plan.ts';
-import type { StepImpl } from '../runner.ts';
+import { isConfigDrive, isWindows, type Recipe } from '../recipe.ts';
 import { inImage, mkdirInRoot, writeFileInRoot } from '../in-root.ts';
-import { mountTarget } from './mounts.ts';
+import { mountTarget } from '../linux/mounts.ts';
+import type { Step } from './step.ts';
 
 /** DNS-safe form of the serial for a default host name. */
 const hostFromSerial = (serial: string) => `shoal-${serial.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'unknown'}`;
@@ -19,8 +20,12 @@ export function renderMetaData(plan: Plan): string {
 
 const describe = (name: string, bytes: Buffer) => `${name}: ${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`;
 
-export const configDriveStep: StepImpl = {
+export const configDriveStep: Step<'config-drive.service'> = {
+  name: 'config-drive.service',
   title: 'Write the cloud-init NoCloud seed',
+  /** A Linux install with user-data to hand over, or a cidata partition to fill. */
+  wanted: (recipe: Recipe) => !isWindows(recipe) && (recipe.user_data !== undefined || recipe.partition_layout.some(isConfigDrive)),
+  resumable: true,
   async run(ctx) {
     const userData = ctx.inputs.userData ?? Buffer.from('#cloud-config\n{}\n');
     const metaData = Buffer.from(renderMetaData(ctx.plan));

@@ -9,14 +9,16 @@ import { partitionDevice } from '../disks.ts';
 import { commandExists, commandLine } from '../exec.ts';
 import { openArtifact, resolveArtifact } from '../image-source.ts';
 import type { Plan } from '../plan.ts';
-import { StepError, type StepContext, type StepImpl } from '../runner.ts';
+import { isWindows } from '../recipe.ts';
+import { StepError, type StepContext } from '../runner.ts';
 import { formatBytes } from '../sizes.ts';
-import { checkGeneralized, hivexgetCommand, SOFTWARE_HIVE } from './image-state.ts';
-import { assertNotMounted, mountNtfs, ntfsMountCommand, WINDOWS_MOUNT_SHOWN } from './ntfs-volume.ts';
-import { chooseStaging, STAGING_DEFAULTS, STAGING_ENV, stagingLine, stagingMargin } from './staging.ts';
-import { placeUnattend, UNATTEND_PATH } from './unattend.ts';
-import { chooseImage, imageSummary, inspectWim } from './wim-remote.ts';
-import { runWimapply, wimapplyCommand } from './wimapply.ts';
+import { checkGeneralized, hivexgetCommand, SOFTWARE_HIVE } from '../windows/image-state.ts';
+import { assertNotMounted, mountNtfs, ntfsMountCommand, WINDOWS_MOUNT_SHOWN } from '../windows/ntfs-volume.ts';
+import { chooseStaging, STAGING_DEFAULTS, STAGING_ENV, stagingLine, stagingMargin } from '../windows/staging.ts';
+import { placeUnattend, UNATTEND_PATH } from '../windows/unattend.ts';
+import { chooseImage, imageSummary, inspectWim } from '../windows/wim-remote.ts';
+import { runWimapply, wimapplyCommand } from '../windows/wimapply.ts';
+import type { Step } from './step.ts';
 
 const windowsPartition = (plan: Plan) => plan.partitions.find((p) => p.role === 'windows')!;
 
@@ -41,8 +43,11 @@ async function staged(ctx: StepContext, index: number, device: string, size: num
   await remove(); // free the space (RAM, on tmpfs) before the rest of the install
 }
 
-export const imageWindowsStep: StepImpl = {
+export const imageWindowsStep: Step<'image-windows.service'> = {
+  name: 'image-windows.service',
   title: 'Apply the Windows image',
+  wanted: isWindows,
+  resumable: false,
   describe(plan, device) {
     const dev = partitionDevice(device, windowsPartition(plan).number);
     const index = plan.recipe.wim_index;
@@ -84,7 +89,7 @@ export const imageWindowsStep: StepImpl = {
     if (info.pipable) await streamed(ctx, index, device);
     else await staged(ctx, index, device, (await resolveArtifact(ctx)).resolved.layer.size);
     const root = await mountNtfs(ctx, device, false);
-    ctx.state.targetRoot = root;
+    ctx.state.windowsMount = root;
     if (ctx.inputs.unattendXml) await placeUnattend(ctx, root, ctx.inputs.unattendXml);
     else ctx.log('no unattend_xml in the recipe: Windows will ask its setup questions at first boot');
     await checkGeneralized(ctx, root);

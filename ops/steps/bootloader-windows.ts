@@ -5,14 +5,16 @@ import { join } from 'node:path';
 import { commandExists, commandLine } from '../exec.ts';
 import { partitionDevice } from '../disks.ts';
 import type { Plan, PlannedPartition } from '../plan.ts';
-import { StepError, type StepContext, type StepImpl } from '../runner.ts';
-import { bcdStoreTree } from './bcd.ts';
-import { BOOT_EFI_DIR, BOOT_FONTS_DIR, BOOT_RESOURCES_DIR, BOOTMGFW, locateBootFiles } from './boot-files.ts';
-import { efibootmgrCommand, writeFirmwareEntry } from './efi-entry.ts';
-import { checkEsp, espCommands, MTOOLS_ENV } from './esp.ts';
-import { checkGptGuids } from './gpt-check.ts';
-import { mountNtfs, WINDOWS_MOUNT_SHOWN } from './ntfs-volume.ts';
-import { buildHive } from './regf.ts';
+import { isWindows } from '../recipe.ts';
+import { StepError, type StepContext } from '../runner.ts';
+import { bcdStoreTree } from '../windows/bcd.ts';
+import { BOOT_EFI_DIR, BOOT_FONTS_DIR, BOOT_RESOURCES_DIR, BOOTMGFW, locateBootFiles } from '../windows/boot-files.ts';
+import { efibootmgrCommand, writeFirmwareEntry } from '../windows/efi-entry.ts';
+import { checkEsp, espCommands, MTOOLS_ENV } from '../windows/esp.ts';
+import { checkGptGuids } from '../windows/gpt-check.ts';
+import { mountNtfs, WINDOWS_MOUNT_SHOWN } from '../windows/ntfs-volume.ts';
+import { buildHive } from '../windows/regf.ts';
+import type { Step } from './step.ts';
 
 const BCD_TMP_SHOWN = '/run/shoal-install/bcd-XXXX/BCD';
 
@@ -37,8 +39,11 @@ async function writeBcd(ctx: StepContext): Promise<string> {
   return file;
 }
 
-export const bootloaderWindowsStep: StepImpl = {
+export const bootloaderWindowsStep: Step<'bootloader-windows.service'> = {
+  name: 'bootloader-windows.service',
   title: 'Write the Windows boot files and BCD store',
+  wanted: isWindows,
+  resumable: true,
   describe(plan, device) {
     const { esp, windows } = layout(plan);
     const root = WINDOWS_MOUNT_SHOWN;
@@ -66,7 +71,7 @@ export const bootloaderWindowsStep: StepImpl = {
     const device = ctx.state.device!;
     const { esp, windows } = layout(ctx.plan);
     const espDev = ctx.state.partitionDevices[esp.number]!;
-    const root = ctx.state.targetRoot ?? (await mountNtfs(ctx, ctx.state.partitionDevices[windows.number]!, true));
+    const root = ctx.state.windowsMount ?? (await mountNtfs(ctx, ctx.state.partitionDevices[windows.number]!, true));
     const sources = await locateBootFiles(root);
     await checkGptGuids(ctx, device, [esp, windows]);
     const bcd = await writeBcd(ctx);
