@@ -80,4 +80,8 @@ test(`the same rack through a pull-through cache: once one install warmed it, th
   assert.equal(servedOfBlob() - start, cold, 'the warm cache served every install; the origin served the blob only to warm it');
   const fromMirror = rack.runs.filter((r) => r.events.some((e) => e.type === 'log' && e.message.includes(`from mirror ${mirror.host}`)));
   assert.equal(fromMirror.length, RACK, 'every install logged that the mirror served its blob');
+  const recorded = rack.runs.filter((r) =>
+    resultOf(r)?.blobs?.some((b) => b.digest === pushed.digest && b.sources.length === 1 && b.sources[0]!.host === mirror.host && b.sources[0]!.mirror),
+  );
+  assert.equal(recorded.length, RACK, "every install's result names the mirror as the blob's one source");
 });
