@@ -5,7 +5,7 @@ import { partitionDevice } from './disks.ts';
 import { mkfsCommand, parseBlkid } from './filesystems.ts';
 import { typeGuid } from './gpt-types.ts';
 import type { Plan } from './plan.ts';
-import { StepError, type StepContext, type StepImpl } from './runner.ts';
+import { StepError, type StepContext } from './runner.ts';
 
 export interface PartitionCommand {
   argv: string[];
@@ -163,14 +163,15 @@ async function checkUuids(ctx: StepContext, device: string): Promise<void> {
   });
 }
 
-async function useDisk(ctx: StepContext): Promise<string> {
+/** The disk's block device: the target disk itself, or the loop device its image file is attached to. */
+export async function useDisk(ctx: StepContext): Promise<string> {
   const device = ctx.plan.disk.kind === 'image' ? await attachImage(ctx) : ctx.plan.disk.path;
   ctx.state.device = device;
   return device;
 }
 
 /** Write the planned table, wait for the kernel's partition nodes, make the filesystems and check their UUIDs. */
-async function partitionDisk(ctx: StepContext, device: string): Promise<void> {
+export async function partitionDisk(ctx: StepContext, device: string): Promise<void> {
   const [table, reread, ...mkfs] = partitionCommands(ctx.plan, device);
   await ctx.exec(table!.argv, { input: table!.input });
   await ctx.exec(reread!.argv);
@@ -181,17 +182,10 @@ async function partitionDisk(ctx: StepContext, device: string): Promise<void> {
   await checkUuids(ctx, device);
 }
 
-export const partitionStep: StepImpl = {
-  title: 'Partition and format the disk',
-  /** The planned UUIDs prove the partitions are still the ones this plan made. */
-  async reattach(ctx) {
-    const device = await useDisk(ctx);
-    await ctx.exec(rereadCommand(device));
-    await waitForPartitions(ctx, device);
-    for (const p of ctx.plan.partitions) ctx.state.partitionDevices[p.number] = partitionDevice(device, p.number);
-    await checkUuids(ctx, device);
-  },
-  async run(ctx) {
-    await partitionDisk(ctx, await useDisk(ctx));
-  },
-};
+/** A retry's pick-up of the partitions an earlier attempt made: their planned UUIDs prove they are still this plan's. */
+export async function reattachPartitions(ctx: StepContext, device: string): Promise<void> {
+  await ctx.exec(rereadCommand(device));
+  await waitForPartitions(ctx, device);
+  for (const p of ctx.plan.partitions) ctx.state.partitionDevices[p.number] = partitionDevice(device, p.number);
+  await checkUuids(ctx, device);
+}

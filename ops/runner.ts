@@ -1,7 +1,7 @@
 import type { DiskLock } from './disk-lock.ts';
 import type { BlobServed } from './oci/blob.ts';
 import { now } from './event-time.ts';
-import type { EventSink, InstallEvent, InstallResult } from './events.ts';
+import type { EventSink, InstallResult } from './events.ts';
 import { run, spawn, redactText, type ExecOptions } from './exec.ts';
 import { ImageSession } from './image-source.ts';
 import type { Plan, StepName } from './plan.ts';

@@ -1,7 +1,7 @@
-// partition.service: the planned GPT written and every filesystem made with its planned UUID. The commands and
-// the loop attach of an image file are in ops/partition.ts.
+// partition.service: the planned GPT written and every filesystem made with its planned UUID. The commands, the
+// wait for the kernel's partition nodes and the loop attach of an image file are in ops/partition.ts.
 import { commandLine } from '../exec.ts';
-import { partitionCommands, partitionStep as partitioning, type PartitionCommand } from '../partition.ts';
+import { partitionCommands, partitionDisk, reattachPartitions, useDisk, type PartitionCommand } from '../partition.ts';
 import type { Step } from './step.ts';
 
 /** A command as a shell would take it: what it reads on stdin as a here-document. */
@@ -10,10 +10,16 @@ function shownCommand(c: PartitionCommand): string[] {
 }
 
 export const partitionStep: Step<'partition.service'> = {
-  ...partitioning,
   name: 'partition.service',
+  title: 'Partition and format the disk',
   wanted: () => true,
   resumable: false,
   /** The very commands run() executes. */
   describe: (plan, device) => partitionCommands(plan, device).flatMap(shownCommand),
+  async reattach(ctx) {
+    await reattachPartitions(ctx, await useDisk(ctx));
+  },
+  async run(ctx) {
+    await partitionDisk(ctx, await useDisk(ctx));
+  },
 };

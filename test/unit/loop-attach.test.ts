@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../ops/exec.ts';
-import { partitionStep } from '../../ops/partition.ts';
+import { partitionStep } from '../../ops/steps/partition.ts';
 import type { StepContext } from '../../ops/runner.ts';
 import { makeDiskImage } from '../helpers/disk.ts';
 import { skipUnless } from '../helpers/env.ts';
