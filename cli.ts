@@ -1,20 +1,18 @@
 import { parseArgs } from 'node:util';
-import { runAuto, systemPower, type PowerAction } from './ops/auto.ts';
+import { runAuto } from './ops/auto.ts';
 import { runBoot } from './ops/boot-mode.ts';
-import { DiskError } from './ops/disks.ts';
-import { now, streamLine, type EventSink, type InstallResult } from './ops/events.ts';
-import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './ops/outputs/json-log.ts';
+import { now, streamLine } from './ops/events.ts';
+import { install } from './ops/install.ts';
+import { systemPower, type PowerAction } from './ops/machine.ts';
+import { classifyError, EXIT } from './ops/outcome.ts';
+import { DEFAULT_LOG_DIR, defaultLogPath } from './ops/outputs/json-log.ts';
 import { linePrinter } from './ops/outputs/line-printer.ts';
+import { openOutputs } from './ops/outputs/outputs.ts';
 import { renderPlan } from './ops/plan-text.ts';
-import { ALL_STEPS, PlanRefused, type StepName } from './ops/plan.ts';
+import { ALL_STEPS, type StepName } from './ops/plan.ts';
 import { loadRecipeFile, prepareInstall, type PrepareOptions, type Prepared } from './ops/prepare.ts';
-import { RecipeError } from './ops/recipe.ts';
 import { imageSource, kernelSource, mergeSettings } from './ops/settings.ts';
-import { runPlan } from './ops/runner.ts';
-import { STEPS } from './ops/steps/index.ts';
 
-/** Exit codes, also in the README. */
-export const EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3, interrupted: 130 } as const;
 
 const USAGE = `shoal-install: install Linux or Windows onto this machine's disk from an OCI registry
 
@@ -120,7 +118,7 @@ async function installCommand(values: Values): Promise<number> {
   try {
     // Only a confirmed install locks the disk; without --yes it just shows the plan.
     const ready = await prepared(values, { lock: values.yes, signal: aborting.signal }).catch((e: unknown) => {
-      if (aborting.interrupted()) return undefined;
+      if (classifyError(e, aborting.signal).source === 'interrupted') return undefined;
       throw e;
     });
     if (!ready) {
@@ -137,7 +135,8 @@ async function installCommand(values: Values): Promise<number> {
   }
 }
 
-async function installPrepared(values: Values, { plan, inputs, secrets, lock }: Prepared, aborting: ReturnType<typeof abortOnSignals>): Promise<number> {
+async function installPrepared(values: Values, ready: Prepared, aborting: ReturnType<typeof abortOnSignals>): Promise<number> {
+  const { plan } = ready;
   if (!values.yes) {
     process.stderr.write(renderPlan(plan));
     throw new UsageError(`nothing was written: add --yes to confirm that everything on ${plan.disk.path} may be destroyed`);
@@ -147,20 +146,18 @@ async function installPrepared(values: Values, { plan, inputs, secrets, lock }: 
     return EXIT.interrupted;
   }
   const logPath = values.log ?? defaultLogPath();
-  const log = jsonLog(logPath);
-  const faces: EventSink[] = [log.sink, values.json ? (e) => process.stdout.write(`${streamLine(e)}\n`) : linePrinter((l) => process.stdout.write(`${l}\n`))];
-  const onEvent: EventSink = (e) => faces.forEach((f) => f(e));
+  const face = values.json ? (e: Parameters<typeof streamLine>[0]) => void process.stdout.write(`${streamLine(e)}\n`) : linePrinter((l) => process.stdout.write(`${l}\n`));
+  const outputs = openOutputs({ logPath, faces: [face] });
   // The plan is not printed here: its warnings (such as what a dead install left and was cleared) go to the log.
-  for (const message of plan.warnings) onEvent({ type: 'log', at: now(), level: 'warn', message });
-  let result: InstallResult;
+  for (const message of plan.warnings) outputs.emit({ type: 'log', at: now(), level: 'warn', message });
+  let exitCode: number;
   try {
-    result = await runPlan(plan, { steps: STEPS, inputs, secrets, signal: aborting.signal, disk: lock, onEvent });
+    exitCode = (await install(ready, outputs, aborting.signal)).exitCode;
   } finally {
-    await log.close();
+    await outputs.close();
   }
   if (!values.json) process.stdout.write(`Full log: ${logPath}\n`);
-  if (aborting.interrupted()) return EXIT.interrupted;
-  return result.ok ? EXIT.ok : EXIT.failed;
+  return exitCode;
 }
 
 /** Unattended install at boot (README: Auto mode); ops/auto.ts reports every failure itself, so its exit code is final. */
@@ -215,7 +212,7 @@ async function watchCommand(values: Values): Promise<number> {
     process.stderr.write('shoal-install: watch needs a terminal; "tail -f" the JSON-lines log instead\n');
     return EXIT.badInput;
   }
-  const { followLatestLog, followLog } = await import('./ops/console-session.ts');
+  const { followLatestLog, followLog } = await import('./ops/outputs/log-follower.ts');
   const { runWatch } = await import('./tui/run.tsx');
   const path = values.log;
   if (path) return runWatch(path, (onEvent, signal) => followLog(path, onEvent, signal));
@@ -243,15 +240,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`shoal-install: ${e.message}\n\n${USAGE}`);
       return EXIT.badInput;
     }
-    if (e instanceof RecipeError) {
-      process.stderr.write(`shoal-install: ${e.message}\n`);
-      return EXIT.badInput;
-    }
-    if (e instanceof PlanRefused || e instanceof DiskError) {
-      process.stderr.write(`shoal-install: ${e.message}\n`);
-      return EXIT.refused;
-    }
-    throw e;
+    const failure = classifyError(e);
+    if (failure.source === 'unexpected') throw e;
+    process.stderr.write(`shoal-install: ${failure.message}\n`);
+    return failure.exitCode;
   }
 }
 

@@ -6,33 +6,28 @@
  * Everything is validated before a disk is touched; anything wrong before the first step is reported as
  * `provision-dispatcher.service`.
  */
-import { access, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DiskError } from './disks.ts';
-import { now, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
-import { run } from './exec.ts';
-import { KernelArgsError, type KernelArgs, type RecipeSource } from './kargs.ts';
-import { machineFacts, machineSerial, type MachineFacts } from './machine.ts';
-import { defaultLogPath, jsonLog } from './outputs/json-log.ts';
+import { now, type InstallResult } from './events.ts';
+import { exists } from './exists.ts';
+import { install } from './install.ts';
+import { KernelArgsError, type KernelArgs } from './kargs.ts';
+import { machineFacts, machineSerial, systemPower, type MachineFacts, type PowerAction } from './machine.ts';
+import { classifyError, EXIT, type ErrorSource, type ExitCode } from './outcome.ts';
+import { defaultLogPath } from './outputs/json-log.ts';
 import { linePrinter } from './outputs/line-printer.ts';
-import { fetchBody, readRegularFile } from './bounded-input.ts';
+import { openOutputs } from './outputs/outputs.ts';
 import { renderPlan } from './plan-text.ts';
-import { PlanRefused, type StepName } from './plan.ts';
+import type { StepName } from './plan.ts';
 import type { DiskLock } from './disk-lock.ts';
 import { prepareInstall, type Prepared } from './prepare.ts';
 import { parseRecipe, parseRecipeText, RecipeError, type Recipe } from './recipe.ts';
-import { DISPATCHER_STEP, makeStatusReport, postStatus, shownUrl, type PostOutcome, reportedBlobs, reportedTarget, type ReportedTarget, type WebhookTarget } from './report.ts';
-import { runPlan, type StepImpl } from './runner.ts';
+import { DISPATCHER_STEP, makeStatusReport, postStatus, type PostOutcome, reportedBlobs, reportedTarget, type ReportedTarget, type WebhookTarget } from './report.ts';
+import type { StepImpl } from './runner.ts';
 import { imageSource, kernelSource, mergeSettings, settingOrigins, taskSource } from './settings.ts';
-import { STEPS } from './steps/index.ts';
-import { findTaskIso, namedDrives, readTaskDir, TASK_FILES, TASK_MOUNT, TaskIsoError, type Drive, type MountFn, type Task } from './task-iso.ts';
-import { NetworkUnreachable, registryEndpoints, waitForRegistry } from './net-wait.ts';
-
-/** Same meanings as the CLI's exit codes. */
-export const AUTO_EXIT = { ok: 0, failed: 1, badInput: 2, refused: 3, interrupted: 130 } as const;
-
-export type PowerAction = 'poweroff' | 'reboot';
+import { TASK_FILES, TaskIsoError, type Drive, type MountFn, type Task } from './task-iso.ts';
+import { locateTask, readTaskFile, schemaIdOf } from './task-source.ts';
+import { registryEndpoints, waitForRegistry } from './net-wait.ts';
 
 export interface AutoOptions {
   /** Stands in for /proc/cmdline. */
@@ -75,65 +70,20 @@ class DispatcherFailure extends Error {
   constructor(
     message: string,
     readonly hint: string,
-    readonly exitCode: number,
-    /** The task directory, when it was found but is unusable (its webhook_secret still counts). */
-    readonly taskDir?: string,
+    readonly exitCode: ExitCode,
   ) {
     super(message);
     this.name = 'DispatcherFailure';
   }
 }
 
-const HINT = {
-  kargs: 'fix the shoal.* settings (kernel command line, shoal.conf on the task ISO, /etc/shoal/shoal.conf; the README\'s "Settings" lists them) and boot the job again',
+/** What to fix, by where the error came from (ops/outcome.ts), unless the error says itself. */
+const HINT: Partial<Record<ErrorSource, string>> = {
+  settings: 'fix the shoal.* settings (kernel command line, shoal.conf on the task ISO, /etc/shoal/shoal.conf; the README\'s "Settings" lists them) and boot the job again',
   task: 'attach the job\'s task ISO as virtual media (recipe.json at its root), or name the recipe with shoal.recipe=',
   recipe: 'fix recipe.json on the task ISO (or the shoal.* overrides) and start the job again',
   refused: 'the recipe does not fit this machine: check target_disk (or shoal.disk=) against `lsblk`, and the partition sizes',
 };
-
-const exists = (p: string) => access(p).then(() => true, () => false);
-
-// --- the task ISO --------------------------------------------------------------------------------------------
-
-async function locateTask(source: RecipeSource | undefined, args: KernelArgs, opts: AutoOptions, say: (m: string) => void): Promise<Task> {
-  const none = async () => undefined;
-  if (opts.taskDir) return readTaskDir(resolve(opts.taskDir), `the task directory ${resolve(opts.taskDir)}`, none);
-  const find = { at: opts.mountPoint ?? TASK_MOUNT, waitSeconds: args.taskWaitSeconds, mount: opts.mount, pollMs: opts.pollMs, signal: opts.signal };
-  if (!source) return findTaskIso({ ...find, drives: opts.drives }, say);
-  switch (source.kind) {
-    case 'device':
-      return findTaskIso({ ...find, drives: namedDrives([source.device]), what: source.device }, say);
-    case 'file': {
-      const st = await stat(source.path).catch(() => undefined);
-      if (st?.isDirectory()) return readTaskDir(source.path, source.path, none);
-      const bytes = await readRegularFile(source.path, `shoal.recipe=${source.path}`).catch((e: Error) => {
-        throw new DispatcherFailure(e.message, HINT.task, AUTO_EXIT.badInput);
-      });
-      return { recipeText: bytes.toString('utf8'), from: source.path, dir: dirname(source.path), release: none };
-    }
-    case 'url': {
-      const shown = shownUrl(source.url);
-      const bytes = await fetchBody(source.url, 'shoal.recipe', { signal: opts.signal }).catch((e: Error) => {
-        throw new DispatcherFailure(e.message, `check that ${shown} serves the recipe`, AUTO_EXIT.badInput);
-      });
-      return { recipeText: bytes.toString('utf8'), from: shown, release: none };
-    }
-  }
-}
-
-const readTaskFile = async (dir: string | undefined, name: string) =>
-  dir ? readRegularFile(join(dir, name), name).then((b) => b.toString('utf8').trim(), () => undefined) : undefined;
-
-async function schemaIdOf(dir: string | undefined): Promise<string | undefined> {
-  const text = await readTaskFile(dir, TASK_FILES.schema);
-  if (!text) return undefined;
-  try {
-    const id = (JSON.parse(text) as { $id?: unknown }).$id;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The recipe with the kernel's overrides and the task ISO's credential files folded in, checked again by zod. */
 async function effectiveRecipe(recipe: Recipe, args: KernelArgs, dir: string | undefined): Promise<Recipe> {
@@ -144,7 +94,7 @@ async function effectiveRecipe(recipe: Recipe, args: KernelArgs, dir: string | u
   if (registry.username === undefined) registry.username = await readTaskFile(dir, TASK_FILES.registryUsername);
   if (args.registryCa !== undefined) {
     if (!isAbsolute(args.registryCa) && !dir) {
-      throw new DispatcherFailure(`shoal.registry_ca=${args.registryCa}: a relative path needs the task ISO`, HINT.kargs, AUTO_EXIT.badInput);
+      throw new DispatcherFailure(`shoal.registry_ca=${args.registryCa}: a relative path needs the task ISO`, HINT.settings!, EXIT.badInput);
     }
     registry.ca_file = isAbsolute(args.registryCa) ? args.registryCa : join(dir!, args.registryCa);
   }
@@ -173,19 +123,15 @@ async function waitForDisk(path: string | undefined, seconds: number, opts: Auto
 
 // --- the run ---------------------------------------------------------------------------------------------------
 
-export async function systemPower(action: PowerAction): Promise<void> {
-  await run(['systemctl', action]);
-}
-
+/** An error before the first step, in auto mode's words (the console summary, the log, the report). */
 function classify(e: unknown, signal?: AbortSignal): DispatcherFailure {
-  if (signal?.aborted) return new DispatcherFailure('auto mode was stopped (SIGINT/SIGTERM) before the install started', 'start the job again', AUTO_EXIT.interrupted);
+  if (signal?.aborted) return new DispatcherFailure('auto mode was stopped (SIGINT/SIGTERM) before the install started', 'start the job again', EXIT.interrupted);
   if (e instanceof DispatcherFailure) return e;
-  if (e instanceof TaskIsoError) return new DispatcherFailure(e.message, HINT.task, AUTO_EXIT.badInput, e.dir);
-  if (e instanceof NetworkUnreachable) return new DispatcherFailure(e.message, e.hint, AUTO_EXIT.failed);
-  if (e instanceof KernelArgsError) return new DispatcherFailure(e.message, HINT.kargs, AUTO_EXIT.badInput);
-  if (e instanceof RecipeError) return new DispatcherFailure(e.message, HINT.recipe, AUTO_EXIT.badInput);
-  if (e instanceof PlanRefused || e instanceof DiskError) return new DispatcherFailure(e.message, HINT.refused, AUTO_EXIT.refused);
-  return new DispatcherFailure(`unexpected error before the install started: ${(e as Error).stack ?? String(e)}`, 'this is a bug in shoal-install: keep the log', AUTO_EXIT.failed);
+  const c = classifyError(e);
+  if (c.source === 'unexpected') {
+    return new DispatcherFailure(`unexpected error before the install started: ${(e as Error).stack ?? String(e)}`, 'this is a bug in shoal-install: keep the log', EXIT.failed);
+  }
+  return new DispatcherFailure(c.message, c.hint ?? HINT[c.source] ?? '', c.exitCode);
 }
 
 const TAIL_LINES = 15;
@@ -201,13 +147,10 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
   let args = base.args;
   if (args.auto === false) {
     write(`shoal-install auto: shoal.auto=0 (from ${base.from.get('auto')!.label}): auto mode is off, nothing to do`);
-    return { exitCode: AUTO_EXIT.ok, status: 'disabled' };
+    return { exitCode: EXIT.ok, status: 'disabled' };
   }
 
   const logPath = opts.logPath ?? defaultLogPath();
-  const opened = jsonLog(logPath);
-  let closed: Promise<void> | undefined;
-  const log = { sink: opened.sink, close: () => (closed ??= opened.close()) };
   const tail: string[] = [];
   const console_ = (line: string) => {
     for (const l of line.split('\n')) {
@@ -216,15 +159,15 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
     }
     write(line);
   };
-  const faces: EventSink[] = [log.sink, linePrinter(console_, opts.progressEveryMs ?? 3000)];
-  const emit: EventSink = (e) => faces.forEach((f) => f(e));
+  const outputs = openOutputs({ logPath, faces: [linePrinter(console_, opts.progressEveryMs ?? 3000)] });
+  const emit = outputs.emit;
   const say = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', at: now(), level, message });
 
   let task: Task | undefined;
   let recipe: Recipe | undefined;
   let schemaId: string | undefined;
   let webhook: WebhookTarget | undefined;
-  let failure: { step: string; message: string; hint?: string; exitCode: number } | undefined;
+  let failure: { step: string; message: string; hint?: string; exitCode: ExitCode } | undefined;
   let result: InstallResult | undefined;
   let diskLock: DiskLock | undefined;
   let chosenDisk: ReportedTarget | undefined;
@@ -237,7 +180,8 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
     try {
       // The task ISO is looked for even when the settings are wrong: the webhook secret lives there.
       let missing: unknown;
-      task = await locateTask(args.recipe, args, opts, (m) => say(m)).catch((e: unknown) => void (missing = e));
+      const locate = { ...opts, waitSeconds: args.taskWaitSeconds };
+      task = await locateTask(args.recipe, locate, (m) => say(m)).catch((e: unknown) => void (missing = e));
       const taskDir = task?.dir ?? (missing instanceof TaskIsoError ? missing.dir : undefined);
       const settings = mergeSettings([kernel, taskDir ? await taskSource(taskDir) : undefined, image]);
       args = settings.args;
@@ -271,34 +215,16 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       for (const w of prepared.plan.warnings) say(w, 'warn');
       write(renderPlan(prepared.plan).trimEnd());
 
-      let hint: string | undefined;
-      const onEvent: EventSink = (e: InstallEvent) => {
-        if (e.type === 'step-fail') hint = e.hint;
-        emit(e);
-      };
-      result = await runPlan(prepared.plan, {
-        steps: opts.steps ?? STEPS,
-        inputs: prepared.inputs,
-        secrets: knownSecrets,
-        signal: opts.signal,
-        disk: diskLock,
-        onEvent,
-      });
-      if (!result.ok) {
-        failure = {
-          step: result.failedStep ?? DISPATCHER_STEP,
-          message: result.message ?? 'the install failed',
-          hint,
-          exitCode: opts.signal?.aborted ? AUTO_EXIT.interrupted : AUTO_EXIT.failed,
-        };
-      }
+      const outcome = await install(prepared, outputs, opts.signal ?? new AbortController().signal, { steps: opts.steps, secrets: knownSecrets });
+      result = outcome.result;
+      if (outcome.status !== 'done') failure = { step: outcome.step ?? DISPATCHER_STEP, message: outcome.message, hint: outcome.hint, exitCode: outcome.exitCode };
     } catch (e) {
       const f = classify(e, opts.signal);
       failure = { step: DISPATCHER_STEP, message: f.message, hint: f.hint, exitCode: f.exitCode };
       // The console gets the summary below; the log gets the error as an event.
-      log.sink({ type: 'log', at: now(), level: 'error', message: `${f.message}\n  what to do: ${f.hint}` });
+      outputs.toLog({ type: 'log', at: now(), level: 'error', message: `${f.message}\n  what to do: ${f.hint}` });
       // Followers of the log (the console's watch mode) wait for a result: give them one (the console has the summary).
-      log.sink({ type: 'result', at: now(), result: { ok: false, message: f.message, startedAt, finishedAt: now(), steps: [], partitions: [] } });
+      outputs.toLog({ type: 'result', at: now(), result: { ok: false, message: f.message, startedAt, finishedAt: now(), steps: [], partitions: [] } });
     }
 
     if (failure) printFailure(write, failure, tail, logPath);
@@ -333,18 +259,18 @@ export async function runAuto(opts: AutoOptions = {}): Promise<AutoOutcome> {
       write('This machine stays up for inspection (log in on another console, e.g. Alt+F2).');
       return { exitCode: failure.exitCode, status: 'failed', failedStep: failure.step, report, logPath };
     }
-    await log.close();
+    await outputs.close();
     if (args.after) {
       write(`Install finished: ${args.after === 'poweroff' ? 'powering off' : 'rebooting'} (shoal.${args.after}).`);
       await (opts.power ?? systemPower)(args.after).catch((e: Error) => write(`systemctl ${args.after} failed: ${e.message}`));
     } else {
       write('Install finished: staying up (add shoal.poweroff or shoal.reboot to the kernel command line to change this).');
     }
-    return { exitCode: AUTO_EXIT.ok, status: 'success', report, logPath };
+    return { exitCode: EXIT.ok, status: 'success', report, logPath };
   } finally {
     diskLock?.release();
     await task?.release();
-    await log.close();
+    await outputs.close();
   }
 }
 

@@ -3,31 +3,33 @@
  * the machine, talks to the registry, plans, runs, aborts or powers off happens here. No React in this file.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { networkInterfaces, release } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contentsSummary } from './disk-contents.ts';
-import { chooseByHints, describeHints, HintsRefused, type DiskHints } from './disk-hints.ts';
+import { hintVerdicts, type DiskHints, type HintVerdict } from './disk-hints.ts';
 import { chooseTarget } from './disk-target.ts';
-import { DiskError, inspectDisk, listDisks, type DiskFacts } from './disks.ts';
-import { now, parseEventLine, type EventSink, type InstallEvent, type InstallResult } from './events.ts';
-import { run } from './exec.ts';
-import { machineFacts, type MachineFacts } from './machine.ts';
-import { DEFAULT_LOG_DIR, defaultLogPath, jsonLog } from './outputs/json-log.ts';
+import { DiskError, foundOnDisk, inspectDisk, listDisks, type DiskFacts } from './disks.ts';
+import type { EventSink, InstallResult } from './events.ts';
+import { install } from './install.ts';
+import { machineFacts, readMachineInfo, systemPower, type MachineFacts, type MachineInfo, type PowerAction } from './machine.ts';
+import { classifyError } from './outcome.ts';
+import { defaultLogPath } from './outputs/json-log.ts';
+import { openOutputs } from './outputs/outputs.ts';
 import { resolveSecretText } from './payload.ts';
-import { makePlan, PlanRefused, type Plan, type PlanOptions, type StepName } from './plan.ts';
+import { makePlan, type Plan, type PlanOptions, type StepName } from './plan.ts';
 import { renderPlan } from './plan-text.ts';
 import { lockDisk, type DiskLock } from './disk-lock.ts';
 import { prepareInstall, type Prepared, type PrepareOptions } from './prepare.ts';
-import { parseRecipe, RecipeError, type Recipe, type RecipeInput } from './recipe.ts';
-import { runPlan, type StepImpl } from './runner.ts';
+import { parseRecipe, type Recipe, type RecipeInput } from './recipe.ts';
+import type { StepImpl } from './runner.ts';
 import { formatBytes } from './sizes.ts';
 import { resumePoint, STEPS } from './steps/index.ts';
 import { openRegistry, type BrowserOptions, type RegistryBrowser, type RegistryCredentials } from './console-registry.ts';
 
 export type { ImageInfo, RegistryBrowser, RegistryCredentials, RegistryState } from './console-registry.ts';
 export { RegistryAuthRequired } from './console-registry.ts';
+export type { HintVerdict } from './disk-hints.ts';
+export type { MachineInfo, NetInterface } from './machine.ts';
 
 /** Exit codes of the console (`shoal-install` with no arguments), for the systemd unit that runs it on tty1. */
 export const CONSOLE_EXIT = {
@@ -42,25 +44,6 @@ export const CONSOLE_EXIT = {
   /** The technician quit before installing (or Ctrl+C). */
   quit: 130,
 } as const;
-
-export interface NetInterface {
-  name: string;
-  mac?: string;
-  state?: string;
-  addresses: string[];
-}
-
-export interface MachineInfo {
-  serial: string;
-  vendor?: string;
-  product?: string;
-  uefi: boolean;
-  efivars: boolean;
-  memoryBytes?: number;
-  kernel: string;
-  interfaces: NetInterface[];
-  filesystems: string[];
-}
 
 export interface DiskChoice {
   facts: DiskFacts;
@@ -122,47 +105,7 @@ export interface ConsoleDeps {
   prepare: (recipe: Recipe, opts: PrepareOptions) => Promise<Prepared>;
   steps: Record<StepName, StepImpl>;
   registry: (host: string, opts: BrowserOptions) => RegistryBrowser;
-  power: (action: 'reboot' | 'poweroff') => Promise<void>;
-}
-
-const readText = (p: string) => readFile(p, 'utf8').then((t) => t.trim(), () => '');
-
-async function readInterfaces(): Promise<NetInterface[]> {
-  const byName = new Map<string, NetInterface>();
-  const names = await readdir('/sys/class/net').catch(() => [] as string[]);
-  for (const name of names.sort()) {
-    if (name === 'lo') continue;
-    const mac = await readText(`/sys/class/net/${name}/address`);
-    const state = await readText(`/sys/class/net/${name}/operstate`);
-    byName.set(name, { name, mac: mac || undefined, state: state || undefined, addresses: [] });
-  }
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    if (name === 'lo' || !addrs) continue;
-    const entry = byName.get(name) ?? { name, addresses: [] };
-    entry.mac ??= addrs.find((a) => a.mac && a.mac !== '00:00:00:00:00:00')?.mac;
-    entry.addresses.push(...addrs.filter((a) => !a.internal).map((a) => a.cidr ?? a.address));
-    byName.set(name, entry);
-  }
-  return [...byName.values()];
-}
-
-async function readMachineInfo(facts: MachineFacts): Promise<MachineInfo> {
-  const mem = /^MemTotal:\s+(\d+)\s+kB/m.exec(await readText('/proc/meminfo'));
-  return {
-    serial: facts.serial,
-    vendor: (await readText('/sys/class/dmi/id/sys_vendor')) || undefined,
-    product: (await readText('/sys/class/dmi/id/product_name')) || undefined,
-    uefi: facts.uefi,
-    efivars: facts.efivars,
-    memoryBytes: mem ? Number(mem[1]) * 1024 : undefined,
-    kernel: release(),
-    interfaces: await readInterfaces(),
-    filesystems: facts.filesystems,
-  };
-}
-
-async function systemPower(action: 'reboot' | 'poweroff'): Promise<void> {
-  await run(['systemctl', action]);
+  power: (action: PowerAction) => Promise<void>;
 }
 
 export const REAL_DEPS: ConsoleDeps = {
@@ -177,64 +120,10 @@ export const REAL_DEPS: ConsoleDeps = {
   power: systemPower,
 };
 
-const q = (s: string) => `"${s}"`;
-
-/** What is on a disk now, as far as lsblk's partition table, filesystem types and labels tell. */
-export function foundOnDisk(d: DiskFacts): string | undefined {
-  const parts = d.partitions;
-  if (!parts.length) return d.partitionTable ? `an empty ${d.partitionTable} partition table` : undefined;
-  const type = (p: (typeof parts)[number]) => (p.typeName ?? '').toLowerCase();
-  const has = (f: (p: (typeof parts)[number]) => boolean) => parts.some(f);
-  const esp = has((p) => type(p).includes('efi system') || (p.fstype === 'vfat' && /^(efi|esp|system)$/i.test(p.label ?? '')));
-  const extras = esp ? ', EFI' : '';
-  if (has((p) => p.fstype === 'ntfs' || type(p).includes('microsoft reserved'))) {
-    const win = parts.find((p) => p.fstype === 'ntfs');
-    return `Windows?: NTFS${win?.label ? ` ${q(win.label)}` : ''}${extras}`;
-  }
-  if (has((p) => (p.fstype ?? '').toLowerCase().includes('vmfs') || type(p).includes('vmware'))) return 'VMware ESXi?';
-  if (has((p) => p.fstype === 'LVM2_member')) return `Linux?: LVM${extras}`;
-  if (has((p) => p.fstype === 'linux_raid_member')) return `a RAID member${extras}`;
-  if (has((p) => p.fstype === 'zfs_member')) return 'ZFS pool member';
-  const linux = parts.find((p) => ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs'].includes(p.fstype ?? ''));
-  if (linux) return `Linux?: ${linux.fstype}${linux.label ? ` ${q(linux.label)}` : ''}${extras}`;
-  const fs = [...new Set(parts.map((p) => p.fstype).filter(Boolean))];
-  return fs.length ? `filesystems: ${fs.join(', ')}` : `${parts.length} partition(s), no filesystem found`;
-}
-
 function choiceOf(d: DiskFacts, extra: boolean): DiskChoice {
   const blockers = [...(d.readOnly ? ['the disk is read-only'] : []), ...d.inUse];
   return { facts: d, blockers, bootMedium: d.bootMedium, found: foundOnDisk(d), extra };
 }
-
-export interface HintVerdict {
-  verdict: 'chosen' | 'matches' | 'ruled out';
-  reasons: string[];
-}
-
-/** The hints' verdict on each disk: the one they chose, and what ruled out each other one. */
-function hintVerdicts(hints: DiskHints, disks: DiskFacts[]): Map<string, HintVerdict> {
-  const out = new Map<string, HintVerdict>();
-  let ruledOut;
-  try {
-    const choice = chooseByHints(hints, disks);
-    out.set(choice.disk.path, { verdict: 'chosen', reasons: [choice.why] });
-    ruledOut = choice.ruledOut;
-  } catch (e) {
-    if (!(e instanceof HintsRefused)) throw e;
-    ruledOut = e.ruledOut;
-  }
-  for (const r of ruledOut) out.set(r.path, { verdict: 'ruled out', reasons: r.reasons });
-  // Refused for several matches: the ones left over match, and none is chosen.
-  for (const d of disks) if (!out.has(d.path)) out.set(d.path, { verdict: 'matches', reasons: [`matches ${describeHints(hints)}, as another disk does: add a criterion`] });
-  return out;
-}
-
-const refusal = (e: unknown): string[] | undefined => {
-  if (e instanceof PlanRefused) return e.reasons;
-  if (e instanceof RecipeError) return e.problems;
-  if (e instanceof DiskError) return [e.message];
-  return undefined;
-};
 
 /** The registry host part of an image reference (`host[:port]/repo...`). */
 export function registryOf(reference: string | undefined): string | undefined {
@@ -402,9 +291,9 @@ export class ConsoleSession {
       const recipe = parseRecipe(draft);
       return { ok: true, value: makePlan(recipe, disk, await this.engineFacts(), this.planOptions()) };
     } catch (e) {
-      const reasons = refusal(e);
-      if (reasons) return { ok: false, reasons };
-      throw e;
+      const failure = classifyError(e);
+      if (failure.source === 'unexpected') throw e;
+      return { ok: false, reasons: failure.reasons };
     }
   }
 
@@ -421,9 +310,7 @@ export class ConsoleSession {
       const onDisk = prepared.plan.contents ? contentsSummary(prepared.plan.contents) : undefined;
       return { ok: true, value: { prepared, text: renderPlan(prepared.plan), confirmName: d.name, destroyed, steps, ...(onDisk ? { onDisk } : {}) } };
     } catch (e) {
-      const reasons = refusal(e);
-      if (reasons) return { ok: false, reasons };
-      return { ok: false, reasons: [(e as Error).message] };
+      return { ok: false, reasons: classifyError(e).reasons };
     }
   }
 
@@ -453,38 +340,24 @@ export class ConsoleSession {
    * (`previous`), a retry starts at the failed step where that is safe (resumePoint).
    */
   run(review: Review, onEvent: EventSink, previous?: InstallResult): InstallRun {
-    const { plan, inputs, secrets } = review.prepared;
+    const { plan } = review.prepared;
     const ctl = new AbortController();
     const dir = this.options.logDir;
     const logPath = this.options.logFile ?? (dir === false ? undefined : dir ? join(dir, defaultLogPath().split('/').pop()!) : defaultLogPath());
-    let log: ReturnType<typeof jsonLog> | undefined;
-    try {
-      log = logPath ? jsonLog(logPath) : undefined;
-    } catch {
-      log = undefined;
-    }
-    const sink: EventSink = (e) => {
-      log?.sink(e);
-      onEvent(e);
-    };
+    const outputs = openOutputs({ logPath, faces: [onEvent], logOptional: true });
     const resumeFrom = previous && !previous.ok ? resumePoint(plan, previous.failedStep) : undefined;
-    const lock = this.held;
+    const disk = this.held;
     this.held = undefined;
-    const done = runPlan(plan, { steps: this.deps.steps, inputs, secrets, resumeFrom, signal: ctl.signal, disk: lock, onEvent: sink }).finally(() => {
-      lock?.release();
-      return log?.close();
-    });
-    return { abort: (reason = 'aborted at the console') => ctl.abort(new Error(reason)), done, logPath: log ? logPath : undefined };
+    const done = install(review.prepared, outputs, ctl.signal, { steps: this.deps.steps, resumeFrom, disk })
+      .then((outcome) => outcome.result)
+      .finally(() => {
+        disk?.release();
+        return outputs.close();
+      });
+    return { abort: (reason = 'aborted at the console') => ctl.abort(new Error(reason)), done, logPath: outputs.logPath };
   }
 
-  /** recheck, then run. */
-  async install(review: Review, onEvent: EventSink): Promise<Checked<InstallRun>> {
-    const reasons = await this.recheck(review);
-    if (reasons) return { ok: false, reasons };
-    return { ok: true, value: this.run(review, onEvent) };
-  }
-
-  power(action: 'reboot' | 'poweroff'): Promise<void> {
+  power(action: PowerAction): Promise<void> {
     return this.deps.power(action);
   }
 
@@ -513,61 +386,4 @@ export function ensureTerminalSize(stdout: NodeJS.WriteStream, fallback = { colu
     Object.assign(stdout, { columns, rows });
   }
   return { columns: stdout.columns, rows: stdout.rows, guessed };
-}
-
-// --- watch mode: follow an install's JSON-lines log -----------------------------------------------------
-
-/** The newest install log in the log directory (auto mode writes one per run). */
-export async function latestLog(dir = DEFAULT_LOG_DIR): Promise<string | undefined> {
-  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();
-  return files.length ? join(dir, files.at(-1)!) : undefined;
-}
-
-/**
- * Follow the newest install log in `dir`, waiting for one to appear: on tty1 the watch starts at boot, before auto
- * mode has opened its log (it opens one at its start, and ends it with a result even when the job is refused).
- */
-export async function followLatestLog(onEvent: (e: InstallEvent) => void, signal: AbortSignal, dir = DEFAULT_LOG_DIR, pollMs = 250): Promise<void> {
-  while (!signal.aborted) {
-    const path = await latestLog(dir);
-    if (path) return followLog(path, onEvent, signal, pollMs);
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-}
-
-/**
- * Replay a JSON-lines log from the start and keep following it until `signal` aborts or a result arrives. A line
- * that is not an event of this stream version is reported as a warning, never passed on as an event.
- */
-export async function followLog(path: string, onEvent: (e: InstallEvent) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
-  let offset = 0;
-  let pending = '';
-  let lineNo = 0;
-  while (!signal.aborted) {
-    const size = await stat(path).then((s) => s.size, () => 0);
-    if (size > offset) {
-      const chunk = await new Promise<string>((resolve, reject) => {
-        let text = '';
-        createReadStream(path, { start: offset, end: size - 1, encoding: 'utf8' })
-          .on('data', (d) => (text += d))
-          .on('end', () => resolve(text))
-          .on('error', reject);
-      });
-      offset = size;
-      const lines = (pending + chunk).split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        lineNo++;
-        if (!line.trim()) continue;
-        const read = parseEventLine(line);
-        if ('problem' in read) {
-          onEvent({ type: 'log', at: now(), level: 'warn', message: `${path} line ${lineNo} is not an install event (${read.problem}); skipped` });
-          continue;
-        }
-        onEvent(read.event);
-        if (read.event.type === 'result') return;
-      }
-    }
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
 }

@@ -226,3 +226,26 @@ export function parseHintsText(text: string): { hints?: DiskHints; problem?: str
   if (!hasCriterion(r.data)) return { problem: 'names no criterion (serial, wwn, model, vendor, size, rotational, transport, hctl, by_path, name)' };
   return { hints: r.data };
 }
+
+export interface HintVerdict {
+  verdict: 'chosen' | 'matches' | 'ruled out';
+  reasons: string[];
+}
+
+/** The hints' verdict on each disk: the one they chose, and what ruled out each other one. */
+export function hintVerdicts(hints: DiskHints, disks: DiskFacts[]): Map<string, HintVerdict> {
+  const out = new Map<string, HintVerdict>();
+  let ruledOut;
+  try {
+    const choice = chooseByHints(hints, disks);
+    out.set(choice.disk.path, { verdict: 'chosen', reasons: [choice.why] });
+    ruledOut = choice.ruledOut;
+  } catch (e) {
+    if (!(e instanceof HintsRefused)) throw e;
+    ruledOut = e.ruledOut;
+  }
+  for (const r of ruledOut) out.set(r.path, { verdict: 'ruled out', reasons: r.reasons });
+  // Refused for several matches: the ones left over match, and none is chosen.
+  for (const d of disks) if (!out.has(d.path)) out.set(d.path, { verdict: 'matches', reasons: [`matches ${describeHints(hints)}, as another disk does: add a criterion`] });
+  return out;
+}

@@ -323,3 +323,27 @@ export const LOOP_PLACEHOLDER = '/dev/loopN';
 export function partitionDevice(disk: string, n: number): string {
   return /\d$/.test(disk) || disk === LOOP_PLACEHOLDER ? `${disk}p${n}` : `${disk}${n}`;
 }
+
+const q = (s: string) => `"${s}"`;
+
+/** What is on a disk now, as far as lsblk's partition table, filesystem types and labels tell. */
+export function foundOnDisk(d: DiskFacts): string | undefined {
+  const parts = d.partitions;
+  if (!parts.length) return d.partitionTable ? `an empty ${d.partitionTable} partition table` : undefined;
+  const type = (p: (typeof parts)[number]) => (p.typeName ?? '').toLowerCase();
+  const has = (f: (p: (typeof parts)[number]) => boolean) => parts.some(f);
+  const esp = has((p) => type(p).includes('efi system') || (p.fstype === 'vfat' && /^(efi|esp|system)$/i.test(p.label ?? '')));
+  const extras = esp ? ', EFI' : '';
+  if (has((p) => p.fstype === 'ntfs' || type(p).includes('microsoft reserved'))) {
+    const win = parts.find((p) => p.fstype === 'ntfs');
+    return `Windows?: NTFS${win?.label ? ` ${q(win.label)}` : ''}${extras}`;
+  }
+  if (has((p) => (p.fstype ?? '').toLowerCase().includes('vmfs') || type(p).includes('vmware'))) return 'VMware ESXi?';
+  if (has((p) => p.fstype === 'LVM2_member')) return `Linux?: LVM${extras}`;
+  if (has((p) => p.fstype === 'linux_raid_member')) return `a RAID member${extras}`;
+  if (has((p) => p.fstype === 'zfs_member')) return 'ZFS pool member';
+  const linux = parts.find((p) => ['ext4', 'ext3', 'ext2', 'xfs', 'btrfs'].includes(p.fstype ?? ''));
+  if (linux) return `Linux?: ${linux.fstype}${linux.label ? ` ${q(linux.label)}` : ''}${extras}`;
+  const fs = [...new Set(parts.map((p) => p.fstype).filter(Boolean))];
+  return fs.length ? `filesystems: ${fs.join(', ')}` : `${parts.length} partition(s), no filesystem found`;
+}

@@ -1,6 +1,7 @@
-import { access, readFile } from 'node:fs/promises';
-import { release } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
+import { networkInterfaces, release } from 'node:os';
 import { run } from './exec.ts';
+import { exists } from './exists.ts';
 import type { Format } from './recipe.ts';
 
 export interface MachineFacts {
@@ -12,8 +13,6 @@ export interface MachineFacts {
   filesystems: Format[];
   serial: string;
 }
-
-const exists = (p: string) => access(p).then(() => true, () => false);
 
 const MODULE_FILE: Partial<Record<Format, string>> = { vfat: '/vfat.ko', ext4: '/ext4.ko', xfs: '/xfs.ko', btrfs: '/btrfs.ko' };
 
@@ -40,4 +39,68 @@ export async function machineFacts(): Promise<MachineFacts> {
     filesystems: await mountableFilesystems(),
     serial: await machineSerial(),
   };
+}
+
+export interface NetInterface {
+  name: string;
+  mac?: string;
+  state?: string;
+  addresses: string[];
+}
+
+/** What the console's Machine screen shows: the engine's facts and what sysfs, /proc and the kernel tell besides. */
+export interface MachineInfo {
+  serial: string;
+  vendor?: string;
+  product?: string;
+  uefi: boolean;
+  efivars: boolean;
+  memoryBytes?: number;
+  kernel: string;
+  interfaces: NetInterface[];
+  filesystems: string[];
+}
+
+const readText = (p: string) => readFile(p, 'utf8').then((t) => t.trim(), () => '');
+
+/** Every network interface but lo: sysfs knows the ones without an address, node the addresses. */
+async function readInterfaces(): Promise<NetInterface[]> {
+  const byName = new Map<string, NetInterface>();
+  const names = await readdir('/sys/class/net').catch(() => [] as string[]);
+  for (const name of names.sort()) {
+    if (name === 'lo') continue;
+    const mac = await readText(`/sys/class/net/${name}/address`);
+    const state = await readText(`/sys/class/net/${name}/operstate`);
+    byName.set(name, { name, mac: mac || undefined, state: state || undefined, addresses: [] });
+  }
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    if (name === 'lo' || !addrs) continue;
+    const entry = byName.get(name) ?? { name, addresses: [] };
+    entry.mac ??= addrs.find((a) => a.mac && a.mac !== '00:00:00:00:00:00')?.mac;
+    entry.addresses.push(...addrs.filter((a) => !a.internal).map((a) => a.cidr ?? a.address));
+    byName.set(name, entry);
+  }
+  return [...byName.values()];
+}
+
+export async function readMachineInfo(facts: MachineFacts): Promise<MachineInfo> {
+  const mem = /^MemTotal:\s+(\d+)\s+kB/m.exec(await readText('/proc/meminfo'));
+  return {
+    serial: facts.serial,
+    vendor: (await readText('/sys/class/dmi/id/sys_vendor')) || undefined,
+    product: (await readText('/sys/class/dmi/id/product_name')) || undefined,
+    uefi: facts.uefi,
+    efivars: facts.efivars,
+    memoryBytes: mem ? Number(mem[1]) * 1024 : undefined,
+    kernel: release(),
+    interfaces: await readInterfaces(),
+    filesystems: facts.filesystems,
+  };
+}
+
+export type PowerAction = 'poweroff' | 'reboot';
+
+/** After an install: auto mode's shoal.poweroff/shoal.reboot, the console's Done screen. */
+export async function systemPower(action: PowerAction): Promise<void> {
+  await run(['systemctl', action]);
 }

@@ -4,11 +4,13 @@
  * sr0 or sr1), except the medium the running system booted from. Drives are looked up again on every round:
  * virtual media may show up a few seconds after boot.
  */
-import { access, mkdir, readFile, readdir, realpath } from 'node:fs/promises';
+import { mkdir, readFile, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readRegularFile } from './bounded-input.ts';
 import { run } from './exec.ts';
+import { exists } from './exists.ts';
+import { readMountinfo } from './mountinfo.ts';
 
 /** Where the task ISO is mounted (read-only). Recipe payloads on it are `{"path": "/run/shoal/task/..."}`. */
 export const TASK_MOUNT = '/run/shoal/task';
@@ -38,6 +40,8 @@ export class TaskIsoError extends Error {
   constructor(
     message: string,
     readonly dir?: string,
+    /** What to do, when not the usual (attach the task ISO). */
+    readonly hint?: string,
   ) {
     super(message);
     this.name = 'TaskIsoError';
@@ -77,22 +81,9 @@ export interface FindOptions {
   what?: string;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
 const readText = (p: string) => readFile(p, 'utf8').then((t) => t.trim(), () => undefined);
-const unescapeMountinfo = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-/** `/proc/self/mountinfo` as (major:minor, mount point) pairs. */
-async function mountsOf(mountinfo: string): Promise<{ devno: string; at: string }[]> {
-  const text = await readFile(mountinfo, 'utf8').catch(() => '');
-  return text
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((f) => f.length > 4)
-    .map((f) => ({ devno: f[2]!, at: unescapeMountinfo(f[4]!) }));
-}
-
 async function isMountPoint(dir: string): Promise<boolean> {
-  return (await mountsOf('/proc/self/mountinfo')).some((m) => m.at === dir);
+  return (await readMountinfo()).some((m) => m.mountpoint === dir);
 }
 
 export const mountCommand = (device: string, at: string, type = 'iso9660') => ['mount', '-o', 'ro', '-t', type, device, at];
@@ -125,9 +116,9 @@ export interface SysfsView {
  */
 async function bootMediumDisks(view: Required<SysfsView>): Promise<Map<string, string>> {
   const disks = new Map<string, string>();
-  for (const { devno, at } of await mountsOf(view.mountinfo)) {
+  for (const { devNumber, mountpoint: at } of await readMountinfo(view.mountinfo)) {
     if (!BOOT_MEDIUM_MOUNTS.includes(at)) continue;
-    const node = await realpath(join(view.sysRoot, 'dev/block', devno)).catch(() => undefined);
+    const node = await realpath(join(view.sysRoot, 'dev/block', devNumber)).catch(() => undefined);
     if (!node) continue;
     const disk = (await exists(join(node, 'partition'))) ? basename(dirname(node)) : basename(node);
     disks.set(disk, at);

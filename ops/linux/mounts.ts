@@ -1,7 +1,8 @@
-import { lstat, mkdir, mkdtemp, readlink, rmdir } from 'node:fs/promises';
+import { lstat, readlink, rmdir } from 'node:fs/promises';
 import type { PlannedPartition } from '../plan.ts';
 import { StepError, type StepContext } from '../runner.ts';
 import { inImage, mkdirInRoot, resolveInRoot } from '../in-root.ts';
+import { runTempDir } from '../run-dir.ts';
 
 const depth = (mountpoint: string) => (mountpoint === '/' ? 0 : mountpoint.split('/').length - 1);
 
@@ -14,10 +15,6 @@ export function mountOptions(p: PlannedPartition): string[] {
   return p.format === 'vfat' ? ['-t', 'vfat', '-o', 'umask=0077'] : ['-t', p.format];
 }
 
-async function makeTargetDir(): Promise<string> {
-  await mkdir('/run/shoal-install', { recursive: true, mode: 0o700 }).catch(() => undefined);
-  return mkdtemp('/run/shoal-install/target-').catch(() => mkdtemp('/tmp/shoal-install-target-'));
-}
 
 /**
  * Mount every filesystem of the layout under `root`, each unmounted when the install ends. A mountpoint that a
@@ -46,7 +43,7 @@ export async function mountLayout(ctx: StepContext, root: string): Promise<void>
 /** Mount the layout under a directory of its own, once per install. */
 export async function mountTarget(ctx: StepContext): Promise<string> {
   if (ctx.state.targetRoot) return ctx.state.targetRoot;
-  const root = await makeTargetDir();
+  const root = await runTempDir('target-');
   // Registered first, so it runs last: after every unmount below, the empty directory goes too.
   ctx.defer(`remove ${root}`, () => rmdir(root).catch(() => undefined));
   await mountLayout(ctx, root);

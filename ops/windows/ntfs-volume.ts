@@ -2,29 +2,10 @@
 // check that nothing has it mounted (docs/windows.md): a mounted volume would be corrupted, so we check.
 // Afterwards ntfs-3g mounts it (FUSE: this kernel has no ntfs driver) to place unattend.xml and read boot files.
 import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, realpath, rmdir, stat } from 'node:fs/promises';
+import { open, readFile, realpath, rmdir, stat } from 'node:fs/promises';
+import { parseMountinfo } from '../mountinfo.ts';
+import { runTempDir } from '../run-dir.ts';
 import { StepError, type StepContext } from '../runner.ts';
-
-interface MountRow {
-  devNumber: string;
-  mountpoint: string;
-  fstype: string;
-  source: string;
-}
-
-/** `/proc/self/mountinfo` rows: "36 35 98:0 /root /mnt opts - ext3 /dev/root rw". */
-export function parseMountinfo(text: string): MountRow[] {
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [left, right = ''] = line.split(' - ');
-      const f = left!.split(' ');
-      const [fstype = '', source = ''] = right.split(' ');
-      const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-      return { devNumber: f[2] ?? '', mountpoint: unescape(f[4] ?? ''), fstype, source: unescape(source) };
-    });
-}
 
 /** Refuse unless `device` is neither mounted, nor swap, nor held open exclusively (by a mount, RAID, device-mapper). */
 export async function assertNotMounted(device: string): Promise<void> {
@@ -49,10 +30,6 @@ export async function assertNotMounted(device: string): Promise<void> {
 /** How the plan shows the mount directory, which gets a random name at run time. */
 export const WINDOWS_MOUNT_SHOWN = '/run/shoal-install/windows-XXXX';
 
-async function mountDir(): Promise<string> {
-  await mkdir('/run/shoal-install', { recursive: true, mode: 0o700 }).catch(() => undefined);
-  return mkdtemp('/run/shoal-install/windows-').catch(() => mkdtemp('/tmp/shoal-install-windows-'));
-}
 
 export const ntfsMountCommand = (device: string, dir: string, readOnly: boolean) => ['ntfs-3g', ...(readOnly ? ['-o', 'ro'] : []), device, dir];
 
@@ -61,7 +38,7 @@ export const ntfsMountCommand = (device: string, dir: string, readOnly: boolean)
  * the install ends). `umount` of a fuseblk mount returns once ntfs-3g has synced the volume.
  */
 export async function mountNtfs(ctx: StepContext, device: string, readOnly: boolean): Promise<string> {
-  const dir = await mountDir();
+  const dir = await runTempDir('windows-');
   await ctx.exec(ntfsMountCommand(device, dir, readOnly));
   ctx.defer(`unmount ${dir}`, async () => {
     await ctx.exec(['umount', dir]);

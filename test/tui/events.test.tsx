@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { render, cleanup } from 'ink-testing-library';
-import { followLatestLog, followLog } from '../../ops/console-session.ts';
+import { followLatestLog, followLog } from '../../ops/outputs/log-follower.ts';
 import { streamLine, type InstallEvent } from '../../ops/events.ts';
 import { makePlan } from '../../ops/plan.ts';
 import { parseRecipe } from '../../ops/recipe.ts';

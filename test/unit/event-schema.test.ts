@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { followLog } from '../../ops/console-session.ts';
+import { followLog } from '../../ops/outputs/log-follower.ts';
 import { STREAM_VERSION, parseEventLine, streamLine, type InstallEvent } from '../../ops/events.ts';
 import { SCHEMA_PATH, eventSchemaText } from '../../scripts/event-schema.ts';
 
