@@ -108,7 +108,7 @@ export interface ConsoleDeps {
   power: (action: PowerAction) => Promise<void>;
 }
 
-export const REAL_DEPS: ConsoleDeps = {
+const REAL_DEPS: ConsoleDeps = {
   listDisks,
   inspectDisk,
   lockDisk,

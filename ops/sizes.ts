@@ -37,7 +37,6 @@ export function sizeProblem(text: string): string | undefined {
   }
 }
 
-export const alignUp = (n: number, to: number) => Math.ceil(n / to) * to;
 export const alignDown = (n: number, to: number) => Math.floor(n / to) * to;
 
 export function formatBytes(n: number): string {

@@ -75,6 +75,3 @@ export function formatDuration(ms: number): string {
   const ss = String(whole % 60).padStart(2, '0');
   return whole >= 3600 ? `${Math.floor(whole / 3600)}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
 }
-
-/** `sha256:0123456789abcdef...` shortened for a list; the full digest is shown where there is room. */
-export const shortDigest = (d: string | undefined, hex = 16) => (d ? d.replace(/^(sha256:[0-9a-f]{0,64})$/, (m) => m.slice(0, 7 + hex)) : '');

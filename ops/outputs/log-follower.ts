@@ -7,7 +7,7 @@ import { pause } from '../pause.ts';
 import { DEFAULT_LOG_DIR } from './json-log.ts';
 
 /** The newest install log in the log directory (auto mode writes one per run). */
-export async function latestLog(dir = DEFAULT_LOG_DIR): Promise<string | undefined> {
+async function latestLog(dir = DEFAULT_LOG_DIR): Promise<string | undefined> {
   const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.jsonl')).sort();
   return files.length ? join(dir, files.at(-1)!) : undefined;
 }

@@ -46,9 +46,3 @@ export function Ask({ children }: { children: ReactNode }) {
     </Text>
   );
 }
-
-export function Rule() {
-  const theme = useTheme();
-  const { width } = useBody();
-  return <Text color={theme.colour.muted}>{theme.glyphs.rule.repeat(width)}</Text>;
-}
