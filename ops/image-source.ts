@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { BlobServed } from './oci/blob.ts';
 import { DEFAULT_LOW_SPEED, RegistryClient, type RegistryClientOptions, type ResolvedArtifact } from './oci/client.ts';
 import { detectFormat, formatFromMetadata, peek, type ImageFormat } from './oci/format.ts';
 import type { RegistryOptions } from './recipe.ts';
@@ -23,6 +24,8 @@ export class ImageSession {
   artifact?: ImageArtifact;
   /** One client per step, so connections and tokens are reused and its log lines name the step. */
   readonly clients = new Map<string, RegistryClient>();
+  /** Every blob pulled whole, with the sources that served it (mirror or origin): the result's run record. */
+  blobs?: BlobServed[];
 
   /** The manifest digest this run installs, once resolved: the result and the report carry it. */
   get digest(): string | undefined {
@@ -60,7 +63,7 @@ export function registryClient(ctx: StepContext): RegistryClient {
     password: ctx.inputs.registryPassword,
     log: (line, level) => ctx.log(line, level),
     mirrors: reg?.mirrors,
-    onBlobServed: (served) => (ctx.state.blobs ??= []).push(served),
+    onBlobServed: (served) => (ctx.state.image.blobs ??= []).push(served),
     ...patienceOf(reg),
   });
   perStep.set(ctx.step, client);

@@ -1,5 +1,4 @@
 import type { DiskLock } from './disk-lock.ts';
-import type { BlobServed } from './oci/blob.ts';
 import { now } from './event-time.ts';
 import type { EventSink, InstallResult } from './events.ts';
 import { run, spawn, redactText, type ExecOptions } from './exec.ts';
@@ -20,8 +19,6 @@ export interface InstallState {
   windowsMount?: string;
   /** The image this run installs and its registry connections. */
   image: ImageSession;
-  /** Every blob pulled whole, with the sources that served it (mirror or origin). */
-  blobs?: BlobServed[];
 }
 
 /** A failure that knows what the operator should do about it. */
@@ -206,7 +203,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
     finishedAt: now(),
     steps: done,
     imageDigest: state.image.digest,
-    blobs: state.blobs,
+    blobs: state.image.blobs,
     partitions: partitionsOf(plan, state),
   };
   emit({ type: 'result', at: now(), result });
