@@ -11,6 +11,7 @@ import { renderFstab } from '../linux/fstab.ts';
 import { applyLayers, describeLayers, imageDescription, isLayeredImage } from '../linux/layers.ts';
 import { mountOptions, mountOrder, mountTarget } from '../linux/mounts.ts';
 import { unpackArtifact, unpackCommand } from '../linux/rootfs.ts';
+import { startWriteback } from '../linux/writeback.ts';
 import type { Plan } from '../plan.ts';
 import { isWindows } from '../recipe.ts';
 import { StepError } from '../runner.ts';
@@ -28,6 +29,7 @@ export const imageLinuxStep: Step<'image-linux.service'> = {
       `GET ${plan.recipe.oci_url} (manifest; from an index, the one for this machine's platform; its digest is logged and reported)`,
       `a single-file artifact: ${commandLine(unpackCommand(root, 'zstd')).replace('zstd -dc', '<pigz|zstd|xz> -dc')} < layer (sha256 checked as it streams)`,
       ...describeLayers().map((l, i) => (i === 0 ? `a container image: ${l}` : l)),
+      `${commandLine(['sync', '--file-system', root])} (started as the unpack ends, in the background; the unmount waits for it)`,
       ...(plan.steps.includes('bootloader-linux.service') ? [describeBootable()] : []),
       `write ${root}/etc/fstab (every filesystem and swap by UUID)`,
     ];
@@ -52,6 +54,7 @@ export const imageLinuxStep: Step<'image-linux.service'> = {
     } else {
       await unpackArtifact(ctx, root);
     }
+    startWriteback(ctx, root);
     if (!(await existsInRoot(root, 'etc/os-release')) && !(await existsInRoot(root, 'usr/lib/os-release'))) {
       throw new StepError('the unpacked image has no etc/os-release', 'is the artifact a rootfs tarball with directories relative to / ?');
     }
