@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command (npm test): build, type check, then the tiers in order, unit -> console (tui) ->
+# The one test command (npm test): build, type check, lint, then the tiers in order, unit -> console (tui) ->
 # integration (root, loop disks, a real registry) -> VM, stopping at the first tier that fails.
 # Under CI (CI=true; .ci/run sets it) a skipped test fails its tier: CI has root and every tool. A skip is
 # allowed only when named in SHOAL_ALLOW_SKIP, a comma-separated list of test names, and is still printed.
@@ -7,6 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 node scripts/build.mjs
 npx tsc --noEmit -p .
+# Import boundaries (tui/ through the console session, ops/ without React, steps alone) and typescript-eslint.
+npx eslint .
+# The formatting check (.prettierrc.json) runs once the tree has had its one reformatting commit (npm run format):
+# until then SHOAL_CHECK_FORMAT=1 asks for it.
+check_format() {
+  npx prettier --check .
+}
+if [[ "${SHOAL_CHECK_FORMAT:-0}" == "1" ]]; then check_format; fi
 shopt -s nullglob
 
 report=$(mktemp)

@@ -69,7 +69,7 @@ export function schemePolicy(registry: string, plainHttp: readonly string[]): 'h
 }
 
 function validatePlainHttpEntry(entry: string): void {
-  if (!/^(\[[0-9a-fA-F:]+\]|[^\s/:\[\]@]+)(:\d{1,5})?$/.test(entry) && isIP(entry) !== 6) {
+  if (!/^(\[[0-9a-fA-F:]+\]|[^\s/:[\]@]+)(:\d{1,5})?$/.test(entry) && isIP(entry) !== 6) {
     throw new RegistryError('bad-reference', `plainHttp entry "${entry}" must be HOST or HOST:PORT (no scheme, no path)`);
   }
 }

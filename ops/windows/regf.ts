@@ -111,7 +111,6 @@ export function lhHash(name: string): number {
 
 /** ASCII names are stored "compressed" (one byte per char); others as UTF-16LE. */
 function encodeName(name: string): { bytes: Buffer; compressed: boolean } {
-  // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(name)) return { bytes: Buffer.from(name, 'latin1'), compressed: true };
   return { bytes: Buffer.from(name, 'utf16le'), compressed: false };
 }

@@ -222,7 +222,7 @@ export async function readWimInfo(readRange: ReadRange, options: { size?: number
     try {
       last = parseWimHeader(await read(options.size - WIM_HEADER_SIZE, WIM_HEADER_SIZE));
     } catch (err) {
-      throw new Error(`${notTrailer}: ${(err as Error).message}`);
+      throw new Error(`${notTrailer}: ${(err as Error).message}`, { cause: err });
     }
     if (!last.pipable || last.guid !== first.guid) throw new Error(notTrailer);
     checkXmlResource(last.xmlData, 'the pipable WIM trailer');

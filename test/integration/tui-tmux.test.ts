@@ -120,7 +120,7 @@ test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation
   await keep('2-disk', s);
 
   await term.keys('Enter');
-  s = await term.waitFor('Repositories (1)');
+  await term.waitFor('Repositories (1)');
   await term.keys('Enter');
   s = await term.waitFor('Linux rootfs (gzip)');
   assert.match(s, /File\s+debian-12-rootfs\.tar\.gz/);

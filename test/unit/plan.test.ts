@@ -69,7 +69,7 @@ test('the plan text names the disk, what is destroyed and the exact commands', a
   );
   const text = renderPlan(plan);
   assert.match(text, /Target disk: \/dev\/nvme0n1 \(20\.0 GiB, Samsung PM9A3/);
-  assert.match(text, /WILL BE DESTROYED:\n  \/dev\/nvme0n1p1 1\.0 GiB ext4 "old"/);
+  assert.match(text, /WILL BE DESTROYED:\n {2}\/dev\/nvme0n1p1 1\.0 GiB ext4 "old"/);
   assert.match(text, /\$ sfdisk --quiet --wipe always --wipe-partitions always --no-reread --no-tell-kernel \/dev\/nvme0n1 <<'EOF'\n {2}\$ label: gpt\n/);
   assert.match(text, new RegExp(`\\$ label-id: ${plan.diskGuid}\n`));
   assert.match(text, /\$ start=2048, size=1048576, type=c12a7328-f81f-11d2-ba4b-00a0c93ec93b, uuid=[0-9a-f-]+, name="EFI"\n/);

@@ -144,7 +144,7 @@ test('console install on a serial line: a technician boots the ISO\'s serial ent
 
         await tt.keys('Enter');
         // No registry is set on a console boot: the technician types the image's full reference.
-        s = await tt.waitFor(/Image reference/);
+        await tt.waitFor(/Image reference/);
         await tt.type(image);
         await tt.keys('Enter');
         s = await tt.waitFor(/Linux rootfs/, { timeoutMs: 60_000, nudge: ['End'] });
@@ -157,9 +157,9 @@ test('console install on a serial line: a technician boots the ISO\'s serial ent
         await tt.keep('layout-default', s);
         await tt.keys('Tab');
         await sleep(300);
-        s = await tt.pointAt(/^EFI \+ cidata \+ root\b/);
+        await tt.pointAt(/^EFI \+ cidata \+ root\b/);
         await tt.keys('Enter');
-        s = await tt.waitFor(/EFI \+ cidata \+ root\s+\(in use\)/);
+        await tt.waitFor(/EFI \+ cidata \+ root\s+\(in use\)/);
         s = await tt.waitFor('the planner accepts it', { timeoutMs: 60_000, nudge: ['Down'] });
         assert.match(s, /ef00\s+vfat\s+\/boot\/efi/);
         assert.match(s, /0700\s+vfat\s+-\s+cidata/);
