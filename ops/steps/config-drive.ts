@@ -1,3 +1,5 @@
+// config-drive.service: cloud-init's NoCloud seed (user-data, meta-data), written with mtools onto a cidata
+// partition, or else into the installed system's /var/lib/cloud/seed/nocloud.
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
