@@ -15,7 +15,7 @@ export interface InstallState {
   fsUuids: Record<number, string>;
   /** A Linux target: the directory its root filesystem is mounted on, with the layout's other filesystems beneath. */
   targetRoot?: string;
-  /** A Windows target: where image-windows.service mounted the Windows volume (read-write) for the steps after it. */
+  /** A Windows target: where the applied Windows volume is mounted (read-write), for the steps after the image's. */
   windowsMount?: string;
   /** The image this run installs and its registry connections. */
   image: ImageSession;
