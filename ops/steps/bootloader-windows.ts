@@ -1,11 +1,12 @@
 // bootloader-windows.service: what bcdboot does, from Linux. The boot files come from the applied image, the
 // BCD store is generated for this disk's GUIDs, the ESP is written with mtools, and the firmware entry is last.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commandExists, commandLine } from '../exec.ts';
 import { partitionDevice } from '../disks.ts';
 import type { Plan, PlannedPartition } from '../plan.ts';
 import { isWindows } from '../recipe.ts';
+import { runTempDir } from '../run-dir.ts';
 import { StepError, type StepContext } from '../runner.ts';
 import { bcdStoreTree } from '../windows/bcd.ts';
 import { BOOT_EFI_DIR, BOOT_FONTS_DIR, BOOT_RESOURCES_DIR, BOOTMGFW, locateBootFiles } from '../windows/boot-files.ts';
@@ -31,7 +32,7 @@ function bcdLine(plan: Plan): string {
 async function writeBcd(ctx: StepContext): Promise<string> {
   const { esp, windows } = layout(ctx.plan);
   const { tree, loaderGuid } = bcdStoreTree({ diskGuid: ctx.plan.diskGuid, espPartitionGuid: esp.partGuid, windowsPartitionGuid: windows.partGuid });
-  const dir = await mkdtemp('/run/shoal-install/bcd-').catch(() => mkdtemp('/tmp/shoal-install-bcd-'));
+  const dir = await runTempDir('bcd-');
   ctx.defer(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'BCD');
   await writeFile(file, buildHive(tree));
