@@ -207,5 +207,6 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
     partitions: partitionsOf(plan, state),
   };
   emit({ type: 'result', at: now(), result });
-  return result;
+  // What callers print (auto mode's failure summary, the console's Failed screen) is as scrubbed as the event.
+  return scrub(result, secrets);
 }
