@@ -26,11 +26,21 @@ export interface VmDisk {
   path: string;
   format: 'raw';
   readonly?: boolean;
-  /** virtio (default): /dev/vda, /dev/vdb, ... in this order; usb: a USB stick (usb-storage on qemu-xhci), /dev/sdX. */
-  bus?: 'virtio' | 'usb';
+  /**
+   * virtio (default): /dev/vda, /dev/vdb, ... in this order; usb: a USB stick (usb-storage on qemu-xhci), /dev/sdX;
+   * scsi: a SCSI disk on the virtio-scsi controller the CDs use, /dev/sdX; nvme: an NVMe controller of its own.
+   */
+  bus?: 'virtio' | 'usb' | 'scsi' | 'nvme';
+  /** The disk's serial number as the guest reads it (lsblk SERIAL, udev's by-id names); an NVMe disk always has one. */
+  serial?: string;
+  /** The SCSI disk's World Wide Name, `0x` and 16 hex digits (lsblk WWN, /dev/disk/by-id/wwn-...). */
+  wwn?: string;
   /** The firmware tries this one first (bootindex=0). */
   boot?: boolean;
 }
+
+/** SCSI ids of the disks on scsi0 start here: the CDs take 0, 1, ... */
+const FIRST_SCSI_DISK_ID = 8;
 
 /** A CD as a BMC's virtual media shows one: a SCSI CD on virtio-scsi (an IDE -cdrom was not seen by the guest under OVMF). */
 export interface VmCd {
@@ -147,12 +157,19 @@ function qemuArgs(o: VmOptions, monitorSocket: string): string[] {
   }
   const bootindex = (boot?: boolean) => (boot ? ',bootindex=0' : '');
   if (o.disks.some((d) => d.bus === 'usb')) args.push('-device', 'qemu-xhci,id=xhci');
+  if (o.cds?.length || o.disks.some((d) => d.bus === 'scsi')) args.push('-device', 'virtio-scsi-pci,id=scsi0');
   o.disks.forEach((d, i) => {
     // cache=unsafe makes the guest's flushes no-ops, which a TCG run needs for speed; the data still reaches the file before qemu exits.
     args.push('-drive', `if=none,id=disk${i},file=${optPath(d.path)},format=${d.format},cache=unsafe${d.readonly ? ',readonly=on' : ''}`);
-    args.push('-device', d.bus === 'usb' ? `usb-storage,bus=xhci.0,drive=disk${i}${bootindex(d.boot)}` : `virtio-blk-pci,drive=disk${i}${bootindex(d.boot)}`);
+    const props = `drive=disk${i}${d.serial ? `,serial=${d.serial}` : ''}${bootindex(d.boot)}`;
+    const device = {
+      virtio: `virtio-blk-pci,${props}`,
+      usb: `usb-storage,bus=xhci.0,${props}`,
+      scsi: `scsi-hd,bus=scsi0.0,scsi-id=${FIRST_SCSI_DISK_ID + i}${d.wwn ? `,wwn=${d.wwn}` : ''},${props}`,
+      nvme: `nvme,${props}`,
+    }[d.bus ?? 'virtio'];
+    args.push('-device', device);
   });
-  if (o.cds?.length) args.push('-device', 'virtio-scsi-pci,id=scsi0');
   o.cds?.forEach((cd, i) => {
     args.push('-drive', `if=none,id=cd${i},media=cdrom,readonly=on,format=raw,file=${optPath(cd.path)}`);
     args.push('-device', `scsi-cd,drive=cd${i},bus=scsi0.0,scsi-id=${i}${bootindex(cd.boot)}`);

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { missingPrerequisite } from '../../helpers/env.ts';
 import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../../helpers/registry.ts';
 import { progress } from './log.ts';
-import { OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, type VmOptions, type VmResult } from './qemu.ts';
+import { OVMF_CODE, OVMF_VARS_TEMPLATE, QEMU, type VmDisk, type VmOptions, type VmResult } from './qemu.ts';
 import { makeTaskIso } from './task-iso.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts';
 
@@ -120,22 +120,27 @@ export async function startServices(fixture: string): Promise<Services> {
   }
 }
 
-/** cloud-init user-data: host name, a marker on the serial console, then power off (the run's end). */
-export const USER_DATA = `#cloud-config
+/** cloud-init user-data: host name, a marker on the serial console, then `runcmd` (YAML flow lists), then power off (the run's end). */
+export function userData(runcmd: string[] = []): string {
+  return `#cloud-config
 hostname: ${TARGET_HOSTNAME}
 runcmd:
   - [ sh, -c, 'echo SHOAL-FIRSTBOOT-OK host=$(hostname) > /dev/ttyS0' ]
-power_state:
+${runcmd.map((c) => `  - ${c}\n`).join('')}power_state:
   mode: poweroff
   message: shoal vm test done
 `;
+}
 
-/** The Shoal example Linux recipe (ESP + cidata + root), pointed at the test registry; the blank disk is the VM's only one. */
-export function linuxRecipe(ociUrl: string, targetDisk = '/dev/vda'): Record<string, unknown> {
+/**
+ * The Shoal example Linux recipe (ESP + cidata + root), pointed at the test registry, onto /dev/vda (the blank disk
+ * is the VM's only one); `fields` replace or add recipe fields (`target_disk: undefined` leaves it out).
+ */
+export function linuxRecipe(ociUrl: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     schema_version: '1',
     task_target: 'install-linux.target',
-    target_disk: targetDisk,
+    target_disk: '/dev/vda',
     oci_url: ociUrl,
     partition_layout: [
       { size: '512M', type_guid: 'ef00', format: 'vfat', mountpoint: '/boot/efi', label: 'EFI' },
@@ -143,8 +148,9 @@ export function linuxRecipe(ociUrl: string, targetDisk = '/dev/vda'): Record<str
       { size: '100%', type_guid: '8300', format: 'ext4', mountpoint: '/', label: 'root' },
     ],
     kernel_args: RECIPE_KERNEL_ARGS,
-    user_data: USER_DATA,
+    user_data: userData(),
     notes: 'shoal-install VM test',
+    ...fields,
   };
 }
 
@@ -180,8 +186,8 @@ export interface MaintenanceRun {
   iso: string;
   /** The job's task ISO, the second CD; none: the machine boots to the console installer. */
   task?: string;
-  /** The blank disk to install onto: the VM's only disk, /dev/vda. */
-  target: string;
+  /** The blank disk to install onto, the VM's only disk (/dev/vda); or all the machine's disks. */
+  target: string | VmDisk[];
   ovmfVars: string;
   serial: string;
   serialLog: string;
@@ -197,7 +203,7 @@ export interface MaintenanceRun {
 export function maintenanceVmOptions(r: MaintenanceRun): VmOptions {
   return {
     name: r.name,
-    disks: [{ path: r.target, format: 'raw' }],
+    disks: typeof r.target === 'string' ? [{ path: r.target, format: 'raw' }] : r.target,
     cds: [{ path: r.iso, boot: true }, ...(r.task ? [{ path: r.task }] : [])],
     ovmfVars: r.ovmfVars,
     timeoutMs: r.timeoutMs,
