@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { ensureBundle } from '../test/helpers/cli.ts';
+import { ensureBundle, wrapperNodeFlags } from '../test/helpers/cli.ts';
 import { makeDiskImage, sh } from '../test/helpers/disk.ts';
 import { missingPrerequisite } from '../test/helpers/env.ts';
 import { pushImage, type ImageSpec } from '../test/helpers/oci-image.ts';
@@ -143,7 +143,7 @@ async function measure(registry: TestRegistry, work: string, mb: number, withLay
       partition_layout: LAYOUT,
       user_data: USER_DATA,
     }));
-    const r = await timed('node', [ensureBundle(), 'install', '--recipe', recipe, '--yes', '--stop-before', 'bootloader-linux.service', '--log', log]);
+    const r = await timed('node', [...wrapperNodeFlags(), ensureBundle(), 'install', '--recipe', recipe, '--yes', '--stop-before', 'bootloader-linux.service', '--log', log]);
     await rm(disk);
     if (process.env.BENCH_LOGS) await copyFile(log, join(process.env.BENCH_LOGS, basename(log)));
     return { r, steps: await stepTimes(log, r.ms) };

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseEventLine, type InstallEvent } from '../../ops/events.ts';
 
@@ -11,6 +12,14 @@ export function ensureBundle(): string {
   if (!built) execFileSync('node', ['scripts/build.mjs'], { cwd: REPO, stdio: 'ignore' });
   built = true;
   return BUNDLE;
+}
+
+/** The node options the installed wrapper (scripts/shoal-install.sh) runs the bundle with, read from it. */
+export function wrapperNodeFlags(): string[] {
+  const wrapper = readFileSync(`${REPO}scripts/shoal-install.sh`, 'utf8');
+  const flags = /^exec node (.*?) ?\/usr\/local\/lib\/shoal-install\/shoal-install\.mjs "\$@"$/m.exec(wrapper);
+  if (!flags) throw new Error('scripts/shoal-install.sh: no `exec node ... shoal-install.mjs "$@"` line');
+  return flags[1]!.split(/\s+/).filter(Boolean);
 }
 
 export interface CliRun {
