@@ -77,7 +77,8 @@ export function assertJobSettings(serial: string, out: string) {
   assert.doesNotMatch(cmdline, /\bshoal\./, `no shoal.* kernel argument: ${cmdline}`);
   assert.match(serial, /shoal-install boot: auto mode: recipe\.json on the task ISO on \/dev\/sr1\b/, 'the boot found the task ISO on the second CD');
   assert.match(out, /shoal\.auto is not set: auto mode runs because the boot found a task ISO/);
-  for (const key of ['webhook', 'plain_http', 'poweroff']) assert.match(out, new RegExp(`^\\s*shoal\\.${key}\\b.* from the task ISO's shoal\\.conf$`, 'm'), `shoal.${key} from shoal.conf`);
+  for (const key of ['webhook', 'plain_http', 'poweroff'])
+    assert.match(out, new RegExp(`^\\s*shoal\\.${key}\\b.* from the task ISO's shoal\\.conf$`, 'm'), `shoal.${key} from shoal.conf`);
 }
 
 /** A sparse blank disk (blankDisk) that no guest wrote to has no block allocated: any write, even of zeros, allocates one. */

@@ -142,11 +142,25 @@ const TCG_CPUS = 1;
 
 function qemuArgs(o: VmOptions, monitorSocket: string): string[] {
   const args = [
-    '-name', o.name,
-    '-machine', 'q35', '-accel', o.accel ?? 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : TCG_CPU,
-    '-m', String(o.memoryMiB ?? 1536), '-smp', String(o.cpus ?? (o.accel === 'kvm' ? 2 : TCG_CPUS)),
+    '-name',
+    o.name,
+    '-machine',
+    'q35',
+    '-accel',
+    o.accel ?? 'tcg',
+    '-cpu',
+    o.accel === 'kvm' ? 'host' : TCG_CPU,
+    '-m',
+    String(o.memoryMiB ?? 1536),
+    '-smp',
+    String(o.cpus ?? (o.accel === 'kvm' ? 2 : TCG_CPUS)),
     // No window; serial on stdio so it can be streamed; the monitor on a socket for screendumps.
-    '-display', 'none', '-serial', 'stdio', '-monitor', `unix:${monitorSocket},server,nowait`,
+    '-display',
+    'none',
+    '-serial',
+    'stdio',
+    '-monitor',
+    `unix:${monitorSocket},server,nowait`,
     // A guest reboot ends the run like a power-off: the caller then looks at the disks.
     '-no-reboot',
   ];
@@ -194,7 +208,11 @@ function monitorCommand(socket: string, command: string, timeoutMs = 15_000): Pr
       conn.end();
       // The monitor's line editor echoes the command with redraw sequences up to the first newline.
       const answer = buffer.slice(buffer.indexOf('\n') + 1);
-      resolve(cleanSerial(answer).replace(/\(qemu\) $/, '').trim());
+      resolve(
+        cleanSerial(answer)
+          .replace(/\(qemu\) $/, '')
+          .trim(),
+      );
     };
     conn.setEncoding('utf8');
     conn.on('data', (chunk: string) => {
@@ -299,7 +317,9 @@ export function startVm(opts: VmOptions): Vm {
   const timer = setTimeout(() => {
     timedOut = true;
     progress(`${opts.name}: timed out after ${opts.timeoutMs} ms; screen saved to ${opts.serialLog}.timeout.png`);
-    screendump(`${opts.serialLog}.timeout.png`).catch(() => undefined).finally(stop);
+    screendump(`${opts.serialLog}.timeout.png`)
+      .catch(() => undefined)
+      .finally(stop);
   }, opts.timeoutMs);
 
   const done = new Promise<VmResult>((resolve, reject) => {
@@ -345,13 +365,37 @@ export function runVm(opts: VmOptions): Promise<VmResult> {
  */
 export async function kvmWorks(kernel: string, timeoutMs = 20_000): Promise<{ ok: boolean; why: string }> {
   const { access, constants } = await import('node:fs/promises');
-  const usable = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false);
+  const usable = await access('/dev/kvm', constants.R_OK | constants.W_OK).then(
+    () => true,
+    () => false,
+  );
   if (!usable) return { ok: false, why: '/dev/kvm is missing or not writable' };
   return new Promise((resolve) => {
-    const child = spawn(QEMU, [
-      '-machine', 'q35', '-accel', 'kvm', '-cpu', 'host', '-m', '256', '-display', 'none', '-serial', 'stdio',
-      '-no-reboot', '-nic', 'none', '-kernel', kernel, '-append', 'console=ttyS0 panic=1',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      QEMU,
+      [
+        '-machine',
+        'q35',
+        '-accel',
+        'kvm',
+        '-cpu',
+        'host',
+        '-m',
+        '256',
+        '-display',
+        'none',
+        '-serial',
+        'stdio',
+        '-no-reboot',
+        '-nic',
+        'none',
+        '-kernel',
+        kernel,
+        '-append',
+        'console=ttyS0 panic=1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));

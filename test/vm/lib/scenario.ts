@@ -239,7 +239,10 @@ export function serialClock(patterns: Record<string, RegExp>, start = Date.now()
     onLine(line: string) {
       for (const [name, re] of Object.entries(patterns)) if (seen[name] === undefined && re.test(line)) seen[name] = (Date.now() - start) / 1000;
     },
-    describe: () => Object.entries(seen).map(([k, v]) => `${k} at ${v.toFixed(0)} s`).join(', '),
+    describe: () =>
+      Object.entries(seen)
+        .map(([k, v]) => `${k} at ${v.toFixed(0)} s`)
+        .join(', '),
   };
 }
 
