@@ -10,6 +10,7 @@ import { hintVerdicts, type DiskHints, type HintVerdict } from './disk-hints.ts'
 import { chooseTarget } from './disk-target.ts';
 import { DiskError, foundOnDisk, inspectDisk, listDisks, type DiskFacts } from './disks.ts';
 import type { EventSink, InstallResult } from './events.ts';
+import { ImageSession } from './image-source.ts';
 import { install } from './install.ts';
 import { machineFacts, readMachineInfo, systemPower, type MachineFacts, type MachineInfo, type PowerAction } from './machine.ts';
 import { classifyError } from './outcome.ts';
@@ -143,6 +144,8 @@ export class ConsoleSession {
   private credentialsFromRecipe = false;
   /** The disk lock recheck took, for the run that follows it. */
   private held?: DiskLock;
+  /** The last run's plan and image session: a retry of that plan installs the image the first attempt resolved. */
+  private lastRun?: { plan: Plan; image: ImageSession };
   /** The target_disk_hints of the recipe the console was opened with: the Disk screen marks their verdicts. */
   private hints?: DiskHints;
   readonly deps: ConsoleDeps;
@@ -177,7 +180,10 @@ export class ConsoleSession {
     const all = [...extra, ...found];
     for (const c of all) this.diskCache.set(c.facts.path, c.facts);
     if (this.hints) {
-      const verdicts = hintVerdicts(this.hints, all.map((c) => c.facts));
+      const verdicts = hintVerdicts(
+        this.hints,
+        all.map((c) => c.facts),
+      );
       for (const c of all) c.hint = verdicts.get(c.facts.path);
     }
     return all;
@@ -346,9 +352,11 @@ export class ConsoleSession {
     const logPath = this.options.logFile ?? (dir === false ? undefined : dir ? join(dir, defaultLogPath().split('/').pop()!) : defaultLogPath());
     const outputs = openOutputs({ logPath, faces: [onEvent], logOptional: true });
     const resumeFrom = previous && !previous.ok ? resumePoint(plan, previous.failedStep) : undefined;
+    const image = new ImageSession(resumeFrom && this.lastRun?.plan === plan ? this.lastRun.image.artifact : undefined);
+    this.lastRun = { plan, image };
     const disk = this.held;
     this.held = undefined;
-    const done = install(review.prepared, outputs, ctl.signal, { steps: this.deps.steps, resumeFrom, disk })
+    const done = install(review.prepared, outputs, ctl.signal, { steps: this.deps.steps, resumeFrom, disk, image })
       .then((outcome) => outcome.result)
       .finally(() => {
         disk?.release();

@@ -20,8 +20,12 @@ export interface ImageArtifact {
  * closes it when the run ends, however it ends.
  */
 export class ImageSession {
-  /** The manifest and its one layer, resolved once (preflight) and reused by the pull. */
-  artifact?: ImageArtifact;
+  /**
+   * The manifest and its one layer, resolved once (preflight) and reused by the pull. A retry starts with the
+   * earlier attempt's: the steps it takes as done installed that manifest, whatever the tag names now.
+   */
+  constructor(public artifact?: ImageArtifact) {}
+
   /** One client per step, so connections and tokens are reused and its log lines name the step. */
   readonly clients = new Map<string, RegistryClient>();
   /** Every blob pulled whole, with the sources that served it (mirror or origin): the result's run record. */

@@ -3,6 +3,7 @@
  * secrets, every event to the outputs, and how it ended as a typed outcome with its exit code.
  */
 import type { DiskLock } from './disk-lock.ts';
+import type { ImageSession } from './image-source.ts';
 import type { InstallResult } from './events.ts';
 import { EXIT } from './outcome.ts';
 import type { Outputs } from './outputs/outputs.ts';
@@ -34,6 +35,8 @@ export interface InstallOptions {
   resumeFrom?: StepName;
   /** The hold on the disk, when not the one prepareInstall took (the console locks at its recheck). */
   disk?: DiskLock;
+  /** The run's image session (a retry's holds the earlier attempt's image); a new one by default. */
+  image?: ImageSession;
 }
 
 /** Runs to the end however it ends (the runner unwinds what it set up); releasing the disk and closing the outputs stay with the caller. */
@@ -46,6 +49,7 @@ export async function install(prepared: Prepared, outputs: Pick<Outputs, 'emit'>
     resumeFrom: opts.resumeFrom,
     signal,
     disk: opts.disk ?? prepared.lock,
+    image: opts.image,
     onEvent: (e) => {
       if (e.type === 'step-fail') hint = e.hint;
       outputs.emit(e);

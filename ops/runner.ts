@@ -23,7 +23,10 @@ export interface InstallState {
 
 /** A failure that knows what the operator should do about it. */
 export class StepError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = 'StepError';
   }
@@ -78,6 +81,8 @@ export interface RunOptions {
   secrets?: string[];
   /** The install's hold on the disk: a step fails when the disk went away under it (an image file deleted). */
   disk?: Pick<DiskLock, 'checkIntact'>;
+  /** The run's image session; a retry passes one holding the earlier attempt's resolved image. */
+  image?: ImageSession;
 }
 
 /** Every string in the event through redactText: on the strings themselves, where a line break is a line break. */
@@ -117,7 +122,7 @@ export async function runPlan(plan: Plan, opts: RunOptions): Promise<InstallResu
   const secrets = opts.secrets ?? [];
   const emit: EventSink = (e) => opts.onEvent(scrub(e, secrets));
   const signal = opts.signal ?? new AbortController().signal;
-  const state: InstallState = { partitionDevices: {}, fsUuids: {}, image: new ImageSession() };
+  const state: InstallState = { partitionDevices: {}, fsUuids: {}, image: opts.image ?? new ImageSession() };
   const cleanups: { label: string; undo: () => Promise<unknown> }[] = [];
   const startedAt = now();
   const done: InstallResult['steps'] = [];

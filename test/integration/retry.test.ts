@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { InstallEvent } from '../../ops/events.ts';
+import { ImageSession } from '../../ops/image-source.ts';
 import { prepareInstall } from '../../ops/prepare.ts';
 import { parseRecipe } from '../../ops/recipe.ts';
 import { runPlan, StepError } from '../../ops/runner.ts';
@@ -50,7 +51,7 @@ test('where a retry starts: the boot loader and config drive again, a failed ima
   assert.equal(resumePoint(plan, undefined), undefined);
 });
 
-test('retry from a failed config drive: the disk is picked up again by its UUIDs and the image is not pulled again', async (t) => {
+test('retry from a failed config drive: the disk is picked up again by its UUIDs, the image is not pulled again, and the tag moving meanwhile changes nothing', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const disk = makeDiskImage(join(work, 'disk.img'), '1G');
   const recipe = parseRecipe({
@@ -80,15 +81,35 @@ test('retry from a failed config drive: the disk is picked up again by its UUIDs
   };
 
   const first: InstallEvent[] = [];
-  const failed = await runPlan(plan, { steps, inputs, secrets, onEvent: (e) => first.push(e) });
+  const image = new ImageSession();
+  const failed = await runPlan(plan, { steps, inputs, secrets, image, onEvent: (e) => first.push(e) });
   assert.equal(failed.failedStep, 'config-drive.service');
-  assert.ok(first.some((e) => e.type === 'progress'), 'the first attempt pulled the image');
+  assert.ok(
+    first.some((e) => e.type === 'progress'),
+    'the first attempt pulled the image',
+  );
   assert.equal(loopsOf(disk), '');
 
+  // The tag now names another manifest: the retry still reports (and builds on) the one the first attempt installed.
+  await pushArtifact(registry, 'os/rootfs:1', join(work, 'rootfs.tar.zst'), {
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd',
+    artifactType: 'application/vnd.shoal.rootfs.tar.zst',
+    title: 'moved.tar.zst',
+  });
   const second: InstallEvent[] = [];
-  const retried = await runPlan(plan, { steps, inputs, secrets, resumeFrom: resumePoint(plan, failed.failedStep), onEvent: (e) => second.push(e) });
+  const retried = await runPlan(plan, {
+    steps,
+    inputs,
+    secrets,
+    resumeFrom: resumePoint(plan, failed.failedStep),
+    image: new ImageSession(image.artifact),
+    onEvent: (e) => second.push(e),
+  });
   assert.equal(retried.ok, true, JSON.stringify(second.filter((e) => e.type === 'step-fail')));
-  assert.deepEqual(retried.steps.map((s) => s.step), ['config-drive.service']);
+  assert.deepEqual(
+    retried.steps.map((s) => s.step),
+    ['config-drive.service'],
+  );
   assert.deepEqual(
     second.filter((e) => e.type === 'step-skip').map((e) => e.type === 'step-skip' && [e.step, e.reason]),
     [
@@ -99,8 +120,12 @@ test('retry from a failed config drive: the disk is picked up again by its UUIDs
   );
   assert.ok(!second.some((e) => e.type === 'progress'), 'no download in the retry');
   assert.ok(!second.some((e) => e.type === 'command' && /sfdisk|mkfs/.test(e.command)), 'nothing repartitioned or reformatted');
+  assert.ok(failed.imageDigest);
   assert.equal(retried.imageDigest, failed.imageDigest);
-  assert.deepEqual(retried.partitions.map((p) => p.fsUuid), failed.partitions.map((p) => p.fsUuid));
+  assert.deepEqual(
+    retried.partitions.map((p) => p.fsUuid),
+    failed.partitions.map((p) => p.fsUuid),
+  );
   assert.equal(loopsOf(disk), '', 'detached again');
   const img = attachLoop(disk, { partscan: true, readOnly: true });
   try {
