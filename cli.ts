@@ -13,7 +13,6 @@ import { ALL_STEPS, type StepName } from './ops/plan.ts';
 import { loadRecipeFile, prepareInstall, type PrepareOptions, type Prepared } from './ops/prepare.ts';
 import { imageSource, kernelSource, mergeSettings } from './ops/settings.ts';
 
-
 const USAGE = `shoal-install: install Linux or Windows onto this machine's disk from an OCI registry
 
 Usage:
@@ -169,9 +168,8 @@ async function autoCommand(values: Values): Promise<number> {
       aborting.dispose();
       return systemPower(action);
     };
-    return (
-      await runAuto({ cmdlineFile: values.cmdline, defaultsFile: values.defaults, taskDir: values['task-dir'], logPath: values.log, signal: aborting.signal, power })
-    ).exitCode;
+    return (await runAuto({ cmdlineFile: values.cmdline, defaultsFile: values.defaults, taskDir: values['task-dir'], logPath: values.log, signal: aborting.signal, power }))
+      .exitCode;
   } finally {
     aborting.dispose();
   }

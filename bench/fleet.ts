@@ -35,9 +35,7 @@ async function main() {
       title: 'rootfs.tar.zst',
     });
     const image = `${gate.host}/bench/rootfs:fleet`;
-    console.log(
-      `image ${formatBytes(pushed.size)}; origin behind a gate: ${DOWNLOADS} downloads at a time, ${MIBPS} MiB/s each, the rest 429 Retry-After: 1`,
-    );
+    console.log(`image ${formatBytes(pushed.size)}; origin behind a gate: ${DOWNLOADS} downloads at a time, ${MIBPS} MiB/s each, the rest 429 Retry-After: 1`);
     console.log('installs  mode          wall s   origin served   429s   ok');
     for (const count of SIZES) {
       for (const mode of ['origin', 'cold mirror', 'warm mirror'] as Mode[]) {

@@ -26,7 +26,9 @@ async function benchRootfs(mb: number): Promise<string> {
   const tree = await mkdtemp(join(tmpdir(), 'bench-tree-'));
   await makeRootfsTree(tree, Math.floor((mb / 3) * 1024 * 1024));
   const textMb = mb - mb / 3;
-  sh(`cd ${tree}/usr/lib && mkdir -p text && cd text && for d in $(seq 1 ${Math.ceil(textMb / 4)}); do mkdir d$d; for f in $(seq 1 64); do head -c 49152 /dev/urandom | base64 -w 76 | tr 'A-M' 'a-m' > d$d/f$f.txt; done; done`);
+  sh(
+    `cd ${tree}/usr/lib && mkdir -p text && cd text && for d in $(seq 1 ${Math.ceil(textMb / 4)}); do mkdir d$d; for f in $(seq 1 64); do head -c 49152 /dev/urandom | base64 -w 76 | tr 'A-M' 'a-m' > d$d/f$f.txt; done; done`,
+  );
   packRootfs(tree, `${out}.tmp`, 'zstd');
   sh(`mv ${out}.tmp ${out}`);
   await rm(tree, { recursive: true, force: true });
@@ -100,7 +102,10 @@ async function stepTimes(log: string, wallMs: number): Promise<Record<string, nu
 /** `name=value` lines the shell prints with its phase times. */
 const shellTimes = (out: string) => Object.fromEntries([...out.matchAll(/PHASE (\S+)=(\d+)$/gm)].map((m) => [m[1]!, Number(m[2]) / 1e6]));
 
-const medians = (runs: Record<string, number>[]) => Object.keys(runs[0] ?? {}).map((k) => `${k} ${seconds(median(runs.map((r) => r[k] ?? 0)))} s`).join(', ');
+const medians = (runs: Record<string, number>[]) =>
+  Object.keys(runs[0] ?? {})
+    .map((k) => `${k} ${seconds(median(runs.map((r) => r[k] ?? 0)))} s`)
+    .join(', ');
 
 /** The layout of the bench's installs, written by the shell as by shoal-install: ESP, config drive, root. */
 const LAYOUT = [
@@ -136,13 +141,16 @@ async function measure(registry: TestRegistry, work: string, mb: number, withLay
     const disk = makeDiskImage(join(work, `ours-${i}.img`), size);
     const recipe = join(work, `recipe-${i}.json`);
     const log = join(work, `bench-${mb}-${tag}-${i}.jsonl`);
-    await writeFile(recipe, JSON.stringify({
-      task_target: 'install-linux.target',
-      target_disk: disk,
-      oci_url: `${registry.host}/${repo}:${tag}`,
-      partition_layout: LAYOUT,
-      user_data: USER_DATA,
-    }));
+    await writeFile(
+      recipe,
+      JSON.stringify({
+        task_target: 'install-linux.target',
+        target_disk: disk,
+        oci_url: `${registry.host}/${repo}:${tag}`,
+        partition_layout: LAYOUT,
+        user_data: USER_DATA,
+      }),
+    );
     const r = await timed('node', [...wrapperNodeFlags(), ensureBundle(), 'install', '--recipe', recipe, '--yes', '--stop-before', 'bootloader-linux.service', '--log', log]);
     await rm(disk);
     if (process.env.BENCH_LOGS) await copyFile(log, join(process.env.BENCH_LOGS, basename(log)));
@@ -223,15 +231,21 @@ async function report(m: Measured, blobFile: string, mb: number, load: string) {
   console.log(`\n== image: ${(blobBytes / 2 ** 20).toFixed(0)} MiB zstd, ${mb} MB unpacked; ${ROUNDS} rounds, alternating which goes first; load ${load}`);
   console.log(`shoal-install install: median ${seconds(oursMs)} s (${runs(m.ours)}), CPU ${seconds(cpu(m.ours))} s, peak RSS ${peakMiB(m.ours).toFixed(0)} MiB`);
   console.log(`  steps (medians, JSON log): ${medians(m.oursSteps)}`);
-  console.log(`shell (sfdisk, mkfs, curl | zstd -dc | tar -x, mcopy, sync): median ${seconds(shellMs)} s (${runs(m.shell)}), CPU ${seconds(cpu(m.shell))} s, peak RSS ${peakMiB(m.shell).toFixed(0)} MiB`);
+  console.log(
+    `shell (sfdisk, mkfs, curl | zstd -dc | tar -x, mcopy, sync): median ${seconds(shellMs)} s (${runs(m.shell)}), CPU ${seconds(cpu(m.shell))} s, peak RSS ${peakMiB(m.shell).toFixed(0)} MiB`,
+  );
   console.log(`  parts (medians): ${medians(m.shellSteps)}`);
   console.log(`(CPU: user + system time of each run's process tree; ${cpus().length} CPUs)`);
   console.log(`whole-install ratio (ours / shell): ${whole.toFixed(3)}  target <= ${TARGETS.whole}: ${verdict(whole <= TARGETS.whole)}`);
   console.log(`pipeline ratio (image-linux.service / mount + curl | zstd | tar): ${pipeline.toFixed(3)}  target <= ${TARGETS.pipeline}: ${verdict(pipeline <= TARGETS.pipeline)}`);
   console.log(`peak RSS: ${peakMiB(m.ours).toFixed(0)} MiB  target <= ${TARGETS.peakMiB} MiB: ${verdict(peakMiB(m.ours) <= TARGETS.peakMiB)}`);
-  console.log(`CPU per GiB pulled: ours ${((cpu(m.ours) / 1000) * (GiB / blobBytes)).toFixed(2)} s, shell ${((cpu(m.shell) / 1000) * (GiB / blobBytes)).toFixed(2)} s, the installer's extra ${(((cpu(m.ours) - cpu(m.shell)) / 1000) * (GiB / blobBytes)).toFixed(2)} s`);
+  console.log(
+    `CPU per GiB pulled: ours ${((cpu(m.ours) / 1000) * (GiB / blobBytes)).toFixed(2)} s, shell ${((cpu(m.shell) / 1000) * (GiB / blobBytes)).toFixed(2)} s, the installer's extra ${(((cpu(m.ours) - cpu(m.shell)) / 1000) * (GiB / blobBytes)).toFixed(2)} s`,
+  );
   if (m.five.length) {
-    console.log(`five-layer image (same tree, 5 zstd layers): median ${seconds(median(m.five.map((r) => r.ms)))} s (${runs(m.five)}), CPU ${seconds(cpu(m.five))} s, peak RSS ${peakMiB(m.five).toFixed(0)} MiB`);
+    console.log(
+      `five-layer image (same tree, 5 zstd layers): median ${seconds(median(m.five.map((r) => r.ms)))} s (${runs(m.five)}), CPU ${seconds(cpu(m.five))} s, peak RSS ${peakMiB(m.five).toFixed(0)} MiB`,
+    );
   }
 }
 
@@ -242,7 +256,10 @@ async function main() {
   const work = await mkdtemp(join(tmpdir(), 'shoal-bench-'));
   const registry = await startRegistry();
   try {
-    for (const [mb, withLayers] of [[UNPACKED_MB, true], [LARGE_MB, false]] as const) {
+    for (const [mb, withLayers] of [
+      [UNPACKED_MB, true],
+      [LARGE_MB, false],
+    ] as const) {
       if (mb <= 0) continue;
       const load = loadavg();
       const { m, blobFile } = await measure(registry, work, mb, withLayers);

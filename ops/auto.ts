@@ -80,7 +80,7 @@ class DispatcherFailure extends Error {
 /** What to fix, by where the error came from (ops/outcome.ts), unless the error says itself. */
 const HINT: Partial<Record<ErrorSource, string>> = {
   settings: 'fix the shoal.* settings (kernel command line, shoal.conf on the task ISO, /etc/shoal/shoal.conf; the README\'s "Settings" lists them) and boot the job again',
-  task: 'attach the job\'s task ISO as virtual media (recipe.json at its root), or name the recipe with shoal.recipe=',
+  task: "attach the job's task ISO as virtual media (recipe.json at its root), or name the recipe with shoal.recipe=",
   recipe: 'fix recipe.json on the task ISO (or the shoal.* overrides) and start the job again',
   refused: 'the recipe does not fit this machine: check target_disk (or shoal.disk=) against `lsblk`, and the partition sizes',
 };

@@ -79,7 +79,10 @@ export function installedOsWords(recipe: Recipe): string[] {
   if (!recipe.oci_url) return [];
   try {
     const repo = parseReference(recipe.oci_url).repository;
-    return (repo.split('/').pop() ?? '').toLowerCase().split(/[-_.]+/).filter(Boolean);
+    return (repo.split('/').pop() ?? '')
+      .toLowerCase()
+      .split(/[-_.]+/)
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -98,7 +101,10 @@ export function wipeProblems(recipe: Recipe, path: string, c: DiskContents): str
   const oses = data.flatMap((v) => (v.os ? [{ v, os: v.os }] : []));
   const other = oses.filter(({ os }) => !words.includes(os.id));
   if (other.length) {
-    return other.map(({ v, os }) => `wipe "empty-or-same": ${v.device} holds ${os.name} (ID ${os.id}), not the OS being installed (${words.join(' ') || 'unknown'} from ${recipe.oci_url ?? 'the recipe'})`);
+    return other.map(
+      ({ v, os }) =>
+        `wipe "empty-or-same": ${v.device} holds ${os.name} (ID ${os.id}), not the OS being installed (${words.join(' ') || 'unknown'} from ${recipe.oci_url ?? 'the recipe'})`,
+    );
   }
   if (!oses.length && data.length) {
     const members = data.filter((v) => MEMBER_FS.includes(v.fstype!));

@@ -166,14 +166,7 @@ export class HintsRefused extends DiskError {
 }
 
 const facts = (d: DiskFacts) =>
-  [
-    formatBytes(d.sizeBytes),
-    d.transport,
-    d.model && `model "${d.model}"`,
-    d.serial && `serial "${d.serial}"`,
-    d.wwn && `wwn ${d.wwn}`,
-    d.hctl && `hctl ${d.hctl}`,
-  ]
+  [formatBytes(d.sizeBytes), d.transport, d.model && `model "${d.model}"`, d.serial && `serial "${d.serial}"`, d.wwn && `wwn ${d.wwn}`, d.hctl && `hctl ${d.hctl}`]
     .filter(Boolean)
     .join(', ');
 
@@ -211,7 +204,10 @@ export function chooseByHints(h: DiskHints, disks: DiskFacts[]): HintChoice {
  */
 export function parseHintsText(text: string): { hints?: DiskHints; problem?: string } {
   const out: Record<string, unknown> = {};
-  for (const item of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const at = item.indexOf(':');
     if (at <= 0) return { problem: `"${item}" is not KEY:VALUE (keys: ${[...CRITERIA, 'pick'].join(', ')})` };
     const key = item.slice(0, at);

@@ -27,12 +27,18 @@ export function inspectMountOptions(fstype: string): string[] {
 }
 
 /** Names read off an untrusted disk are shown on terminals: no control characters (escape sequences), bounded. */
-const printable = (text: string, max: number) => text.replace(/[\x00-\x1f\x7f-\x9f]/g, '').trim().slice(0, max);
+const printable = (text: string, max: number) =>
+  text
+    .replace(/[\x00-\x1f\x7f-\x9f]/g, '')
+    .trim()
+    .slice(0, max);
 
 async function productName(root: string): Promise<string | undefined> {
   const hive = await resolveInRoot(root, HIVE).catch(() => undefined);
   if (!hive) return undefined;
-  const { stdout } = await run(['hivexget', hive, 'Microsoft\\Windows NT\\CurrentVersion', 'ProductName'], { signal: AbortSignal.timeout(TIMEOUT_MS) }).catch(() => ({ stdout: '' }));
+  const { stdout } = await run(['hivexget', hive, 'Microsoft\\Windows NT\\CurrentVersion', 'ProductName'], { signal: AbortSignal.timeout(TIMEOUT_MS) }).catch(() => ({
+    stdout: '',
+  }));
   return printable(stdout, 120) || 'Windows (no product name in its SOFTWARE hive)';
 }
 
@@ -45,7 +51,11 @@ async function lookInside(v: FoundVolume): Promise<FoundVolume> {
     await run(['mount', '-t', type, '-o', inspectMountOptions(fstype).join(','), v.device, dir], { signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (e) {
     await rmdir(dir).catch(() => undefined);
-    const why = (e as Error).message.split('\n').find((l) => l.trim())?.trim() ?? 'mount failed';
+    const why =
+      (e as Error).message
+        .split('\n')
+        .find((l) => l.trim())
+        ?.trim() ?? 'mount failed';
     return { ...v, note: `could not be mounted read-only to look inside (${why.slice(0, 160)})` };
   }
   try {
@@ -56,7 +66,9 @@ async function lookInside(v: FoundVolume): Promise<FoundVolume> {
       return { ...v, usedBytes, ...(name ? { os: { kind: 'windows', id: 'windows', name } } : {}) };
     }
     const rel = await readOsRelease(dir).catch(() => ({}) as Record<string, string>);
-    const id = rel.ID?.toLowerCase().replace(/[^a-z0-9._-]/g, '').slice(0, 64);
+    const id = rel.ID?.toLowerCase()
+      .replace(/[^a-z0-9._-]/g, '')
+      .slice(0, 64);
     if (!id) return { ...v, usedBytes };
     const name = printable(rel.PRETTY_NAME ?? rel.NAME ?? id, 120) || id;
     return { ...v, usedBytes, os: { kind: 'linux', id, name } };
@@ -69,7 +81,12 @@ async function lookInside(v: FoundVolume): Promise<FoundVolume> {
 /** blkid's own probe of a device: lsblk only knows filesystems from udev's database, and without udev it knows none. */
 async function probe(dev: string): Promise<Record<string, string>> {
   const { stdout } = await run(['blkid', '--probe', '--output', 'export', dev], { okExitCodes: [2], signal: AbortSignal.timeout(TIMEOUT_MS) });
-  return Object.fromEntries(stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    stdout
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 const probed = (dev: string) => probe(dev).catch(() => ({}) as Record<string, string>);
@@ -95,4 +112,3 @@ export async function diskContents(disk: DiskFacts): Promise<DiskContents> {
   }
   return { examined: true, partitionTable, volumes: looked };
 }
-

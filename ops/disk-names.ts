@@ -136,7 +136,12 @@ export async function readLinks(dir: string): Promise<Map<string, string[]> | un
 export async function sysfsFacts(name: string): Promise<Pick<NameFacts, 'sysPath' | 'sasAddress'>> {
   const sysPath = await realpath(`/sys/class/block/${name}`).catch(() => undefined);
   const end = sysPath?.split('/').find((c) => /^end_device-[\d:]+$/.test(c));
-  const sasAddress = end ? await readFile(`/sys/class/sas_device/${end}/sas_address`, 'utf8').then((t) => t.trim(), () => undefined) : undefined;
+  const sasAddress = end
+    ? await readFile(`/sys/class/sas_device/${end}/sas_address`, 'utf8').then(
+        (t) => t.trim(),
+        () => undefined,
+      )
+    : undefined;
   return { sysPath, sasAddress };
 }
 

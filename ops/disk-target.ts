@@ -42,7 +42,9 @@ async function resolveStableName(given: string, kind: 'by-id' | 'by-path', name:
     return { given, path: d.path, how: 'facts', why: `no ${given} link (no udev); ${d.path} carries that name by its facts (lsblk, sysfs)` };
   }
   if (named.length > 1) {
-    throw new DiskError(`${given} names ${named.length} disks (${named.map((d) => d.path).join(', ')}): the same disk seen through several paths (multipath)? Name one path by by-path, or use target_disk_hints`);
+    throw new DiskError(
+      `${given} names ${named.length} disks (${named.map((d) => d.path).join(', ')}): the same disk seen through several paths (multipath)? Name one path by by-path, or use target_disk_hints`,
+    );
   }
   const known = disks.flatMap((d) => ((kind === 'by-id' ? d.byId : d.byPath) ?? []).map((n) => `${d.path}: ${n}`));
   const lines = known.length ? known.map((k) => `\n    ${k}`).join('') : ' (none could be derived)';

@@ -119,7 +119,11 @@ async function listHolders(name: string): Promise<string[]> {
 
 async function activeSwaps(): Promise<string[]> {
   const text = await readFile('/proc/swaps', 'utf8').catch(() => '');
-  return text.split('\n').slice(1).map((l) => l.split(/\s+/)[0] ?? '').filter(Boolean);
+  return text
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(/\s+/)[0] ?? '')
+    .filter(Boolean);
 }
 
 function transportOf(d: LsblkDevice): string | undefined {
@@ -129,8 +133,7 @@ function transportOf(d: LsblkDevice): string | undefined {
   return undefined;
 }
 
-const bootMount = (d: LsblkDevice) =>
-  [d, ...(d.children ?? [])].flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m }))).find((x) => BOOT_MOUNTS.includes(x.m));
+const bootMount = (d: LsblkDevice) => [d, ...(d.children ?? [])].flatMap((c) => mounts(c).map((m) => ({ dev: c.path, m }))).find((x) => BOOT_MOUNTS.includes(x.m));
 
 /** The directory an install mounts its target under (linux/mounts.ts makes it with mkdtemp). */
 const INSTALL_DIR = /(\/run\/shoal-install\/target-[^/]+|\/tmp\/shoal-install-target-[^/]+)(?=\/|$)/g;
@@ -246,7 +249,12 @@ export function parseLsblk(text: string): LsblkDevice[] {
 
 /** The disks among lsblk's devices (whole disks and loop devices with a size), with their facts. */
 export function disksOf(devices: LsblkDevice[], ctx: DiskContext): Promise<DiskFacts[]> {
-  return Promise.all(devices.filter((d) => d.type === 'disk' || d.type === 'loop').filter((d) => d.size > 0).map((d) => fromLsblk(d, ctx)));
+  return Promise.all(
+    devices
+      .filter((d) => d.type === 'disk' || d.type === 'loop')
+      .filter((d) => d.size > 0)
+      .map((d) => fromLsblk(d, ctx)),
+  );
 }
 
 async function lsblk(args: string[]): Promise<LsblkDevice[]> {
@@ -257,7 +265,10 @@ async function lsblk(args: string[]): Promise<LsblkDevice[]> {
 /** Loop devices already attached to an image file (`losetup -j`). */
 export async function loopsOf(file: string): Promise<string[]> {
   const { stdout } = await run(['losetup', '--noheadings', '--output', 'NAME', '--associated', file]);
-  return stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** Every mount of a disk or its partitions. */

@@ -71,10 +71,12 @@ export const resolveInRoot = (root: string, path: string) => walk(root, path);
 export const inImage = (root: string, host: string) => `/${relative(root, host)}`;
 
 export async function existsInRoot(root: string, path: string): Promise<boolean> {
-  return walk(root, path).then(lstat).then(
-    () => true,
-    () => false,
-  );
+  return walk(root, path)
+    .then(lstat)
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 /** `mkdir -p` inside the root: the real directory's host path, which is under `root` whatever the image's links. */

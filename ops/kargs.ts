@@ -136,12 +136,18 @@ const recipeSource = needsValue.transform((v, ctx): RecipeSource => {
 });
 
 const seconds = (max: number) =>
-  needsValue.regex(/^\d{1,4}$/, `whole seconds, 0 to ${max}`).transform(Number).pipe(z.number().max(max, `at most ${max} s`));
+  needsValue
+    .regex(/^\d{1,4}$/, `whole seconds, 0 to ${max}`)
+    .transform(Number)
+    .pipe(z.number().max(max, `at most ${max} s`));
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/;
 
 const hostList = needsValue.transform((v, ctx) => {
-  const hosts = v.split(',').map((h) => h.trim()).filter(Boolean);
+  const hosts = v
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   for (const h of hosts) if (!HOST_PORT.test(h)) ctx.addIssue({ code: 'custom', message: `"${h}" is not HOST or HOST:PORT` });
   if (!hosts.length) ctx.addIssue({ code: 'custom', message: 'names no host (HOST[:PORT][,HOST[:PORT]...])' });
   return hosts;
@@ -169,10 +175,19 @@ export const KargsSchema = z.object({
   detect_wait: seconds(600),
   net_wait: seconds(3600),
   registry_mirror: hostList,
-  registry_low_speed_limit: needsValue.regex(/^\d{1,7}$/, 'whole KiB/s, 0 (off) to 1048576').transform(Number).pipe(z.number().max(1024 * 1024, 'at most 1048576 KiB/s')),
+  registry_low_speed_limit: needsValue
+    .regex(/^\d{1,7}$/, 'whole KiB/s, 0 (off) to 1048576')
+    .transform(Number)
+    .pipe(z.number().max(1024 * 1024, 'at most 1048576 KiB/s')),
   registry_low_speed_time: seconds(3600).pipe(z.number().min(1, 'at least 1 s')),
-  registry_retries: needsValue.regex(/^\d{1,3}$/, 'a number of attempts, 1 to 100').transform(Number).pipe(z.number().min(1, 'at least 1').max(100, 'at most 100')),
-  busy_patience: needsValue.regex(/^\d{1,5}$/, 'whole seconds, 0 to 86400').transform(Number).pipe(z.number().max(86_400, 'at most 86400 s')),
+  registry_retries: needsValue
+    .regex(/^\d{1,3}$/, 'a number of attempts, 1 to 100')
+    .transform(Number)
+    .pipe(z.number().min(1, 'at least 1').max(100, 'at most 100')),
+  busy_patience: needsValue
+    .regex(/^\d{1,5}$/, 'whole seconds, 0 to 86400')
+    .transform(Number)
+    .pipe(z.number().max(86_400, 'at most 86400 s')),
 });
 export type KargKey = keyof typeof KargsSchema.shape;
 
@@ -182,8 +197,7 @@ export const SECRET_KEYS = new Set<string>(['webhook_secret']);
 /** Credentials are refused outright: /proc/cmdline is world-readable and the console prints it; shoal.conf is not their place either. */
 const CREDENTIAL_KEYS = new Set(['registry_password', 'registry_username', 'registry_user', 'registry_token', 'registry_auth', 'password']);
 
-const EVERY_USER_READS =
-  'the kernel command line is readable by every user (/proc/cmdline) and printed on the console and in the boot log';
+const EVERY_USER_READS = 'the kernel command line is readable by every user (/proc/cmdline) and printed on the console and in the boot log';
 
 /** The validated `shoal.*` values of one source (the command line or one shoal.conf), by key. */
 export type KargValues = Partial<z.output<typeof KargsSchema>>;
@@ -223,7 +237,11 @@ export function parseShoalWords(params: CmdlineParam[], file?: string): ParsedWo
       continue;
     }
     if (!(name in KargsSchema.shape)) {
-      warnings.push(`${key}${where}: unknown shoal.* ${file ? 'setting' : 'kernel argument'}, ignored (known: ${Object.keys(KargsSchema.shape).map((k) => `shoal.${k}`).join(', ')})`);
+      warnings.push(
+        `${key}${where}: unknown shoal.* ${file ? 'setting' : 'kernel argument'}, ignored (known: ${Object.keys(KargsSchema.shape)
+          .map((k) => `shoal.${k}`)
+          .join(', ')})`,
+      );
       continue;
     }
     if (raw.has(name as KargKey)) warnings.push(`${key} is given more than once${where}: the last one counts`);
@@ -243,9 +261,7 @@ export function parseShoalWords(params: CmdlineParam[], file?: string): ParsedWo
 
   const p = values as KargValues;
   if (p.webhook_secret !== undefined && !file) {
-    warnings.push(
-      `shoal.webhook_secret is on the kernel command line: ${EVERY_USER_READS}. Put the secret in a webhook_secret file beside recipe.json on the task ISO instead`,
-    );
+    warnings.push(`shoal.webhook_secret is on the kernel command line: ${EVERY_USER_READS}. Put the secret in a webhook_secret file beside recipe.json on the task ISO instead`);
   }
   if (p.poweroff && p.reboot) problems.push(`shoal.poweroff and shoal.reboot are both set${where}: choose one`);
   return { values: p, given: raw, warnings, problems };

@@ -28,7 +28,10 @@ export async function machineSerial(env: NodeJS.ProcessEnv = process.env): Promi
   if (fromEnv) return fromEnv;
   const dmi = (await readFile('/sys/class/dmi/id/product_serial', 'utf8').catch(() => '')).trim();
   if (dmi) return dmi;
-  const decoded = await run(['dmidecode', '-s', 'system-serial-number']).then((r) => r.stdout.trim(), () => '');
+  const decoded = await run(['dmidecode', '-s', 'system-serial-number']).then(
+    (r) => r.stdout.trim(),
+    () => '',
+  );
   return decoded && !decoded.startsWith('#') ? decoded : 'unknown';
 }
 
@@ -61,7 +64,11 @@ export interface MachineInfo {
   filesystems: string[];
 }
 
-const readText = (p: string) => readFile(p, 'utf8').then((t) => t.trim(), () => '');
+const readText = (p: string) =>
+  readFile(p, 'utf8').then(
+    (t) => t.trim(),
+    () => '',
+  );
 
 /** Every network interface but lo: sysfs knows the ones without an address, node the addresses. */
 async function readInterfaces(): Promise<NetInterface[]> {

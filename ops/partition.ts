@@ -115,7 +115,10 @@ async function attachImage(ctx: StepContext): Promise<string> {
 }
 
 async function isBlockDevice(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isBlockDevice(), () => false);
+  return stat(path).then(
+    (s) => s.isBlockDevice(),
+    () => false,
+  );
 }
 
 /** No udev here: the kernel makes the nodes in devtmpfs after partx, but not at once, so poll for them (briefly: they take milliseconds). */

@@ -8,7 +8,10 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 /** What a payload's first bytes say it is: cloud-init user-data (any of its formats), unattend.xml, or gzip. */
 export function recognisedAs(bytes: Buffer): string | undefined {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'gzip';
-  const head = bytes.subarray(0, 64).toString('utf8').replace(/^\uFEFF/, '');
+  const head = bytes
+    .subarray(0, 64)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   if (/^(#cloud-config|#cloud-boothook|#include|#part-handler|## template: *jinja|#!)/.test(head)) return 'cloud-init user-data';
   if (/^(content-type|mime-version):/i.test(head)) return 'MIME';
   if (/^(<\?xml|<unattend)/i.test(head)) return 'XML';
@@ -104,5 +107,8 @@ export function describeSummary(field: string, s: PayloadSummary): string {
 
 /** The recipe's secrets as text, so the runner can scrub them from every event (exec.ts redactText says how). */
 export function secretTexts(values: (Buffer | string | undefined)[]): string[] {
-  return values.filter((v): v is Buffer | string => v !== undefined).map((v) => v.toString().trim()).filter((s) => s.length > 0);
+  return values
+    .filter((v): v is Buffer | string => v !== undefined)
+    .map((v) => v.toString().trim())
+    .filter((s) => s.length > 0);
 }

@@ -18,7 +18,13 @@ export type Format = z.infer<typeof Format>;
 
 // `..` would mount a partition outside the target, and `/./var` is `/var` under another name (two partitions on one
 // directory): only the one spelling of each directory is accepted.
-const isMountpoint = (p: string) => p === '/' || (p.startsWith('/') && p.slice(1).split('/').every((c) => c !== '' && c !== '.' && c !== '..' && !/\s/.test(c)));
+const isMountpoint = (p: string) =>
+  p === '/' ||
+  (p.startsWith('/') &&
+    p
+      .slice(1)
+      .split('/')
+      .every((c) => c !== '' && c !== '.' && c !== '..' && !/\s/.test(c)));
 
 const SHORT_TYPE = /^[0-9a-fA-F]{4}$/;
 const FULL_GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -35,10 +41,7 @@ export const PartitionSpec = z.strictObject({
     .optional(),
   format: Format.default('none'),
   label: z.string().max(32).optional(),
-  mountpoint: z
-    .string()
-    .refine(isMountpoint, 'a normalised absolute path like / or /boot/efi: no spaces, no trailing slash, no empty, "." or ".." component')
-    .optional(),
+  mountpoint: z.string().refine(isMountpoint, 'a normalised absolute path like / or /boot/efi: no spaces, no trailing slash, no empty, "." or ".." component').optional(),
   bootable: z.boolean().optional(),
 });
 export type PartitionSpec = z.infer<typeof PartitionSpec>;
@@ -56,7 +59,11 @@ export const RegistryOptions = z.strictObject({
     .optional(),
   // Patience (README "Registry patience"): a transfer below low_speed_limit KiB/s for low_speed_time s is stalled
   // and reconnected; `retries` failed attempts without real progress end the pull; busy answers get busy_patience s.
-  low_speed_limit: z.int().min(0).max(1024 * 1024).optional(),
+  low_speed_limit: z
+    .int()
+    .min(0)
+    .max(1024 * 1024)
+    .optional(),
   low_speed_time: z.int().min(1).max(3600).optional(),
   retries: z.int().min(1).max(100).optional(),
   busy_patience: z.int().min(0).max(86_400).optional(),
@@ -71,42 +78,47 @@ export const TASK_TARGETS = ['install-linux.target', 'install-windows.target'] a
  */
 export const WIPE_GUARDS = ['any', 'empty-or-same', 'empty'] as const;
 
-export const Recipe = z.strictObject({
-  schema_version: z.string().regex(/^1(\.[0-9]+)?$/, 'schema version "1" or "1.x"').default('1'),
-  task_target: z
-    .string()
-    .regex(/\.target$/, 'a systemd target name ending in .target')
-    .refine((t) => (TASK_TARGETS as readonly string[]).includes(t), {
-      message: `one of ${TASK_TARGETS.join(', ')} (this installer does not handle other targets yet)`,
-    }),
-  // Required unless target_disk_hints choose the disk (checked below, so that its absence is named as before).
-  target_disk: z.string().startsWith('/', 'an absolute device path like /dev/sda, /dev/disk/by-id/..., or a disk image file').optional(),
-  target_disk_hints: DiskHints.refine(hasCriterion, 'at least one criterion (serial, wwn, model, vendor, size, rotational, transport, hctl, by_path, name)').optional(),
-  wipe: z.enum(WIPE_GUARDS).optional(),
-  oci_url: z.string().min(1).optional(),
-  partition_layout: z.array(PartitionSpec).min(1, 'at least one partition'),
-  user_data: Payload.optional(),
-  unattend_xml: Payload.optional(),
-  wim_index: z.int().min(1).default(1),
-  'ks.cfg': Payload.optional(),
-  firmware_url: z.url().optional(),
-  env: z.record(z.string(), z.string()).optional(),
-  notes: z.string().max(2000).optional(),
-  // /etc/default/grub is shell that grub-mkconfig sources: nothing here may quote, expand or break a line.
-  kernel_args: z
-    .string()
-    .regex(/^[^"'`$\\\n\r;&|<>]*$/, 'kernel arguments without quotes, $, `, \\, ;, &, |, <, > or line breaks')
-    .optional(),
-  hostname: z
-    .string()
-    .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/, 'a DNS host name')
-    .optional(),
-  registry: RegistryOptions.optional(),
-}).superRefine((r, ctx) => {
-  if (r.target_disk === undefined && r.target_disk_hints === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['target_disk'], message: 'required (a device like /dev/sda or /dev/disk/by-id/..., or give target_disk_hints)' });
-  }
-});
+export const Recipe = z
+  .strictObject({
+    schema_version: z
+      .string()
+      .regex(/^1(\.[0-9]+)?$/, 'schema version "1" or "1.x"')
+      .default('1'),
+    task_target: z
+      .string()
+      .regex(/\.target$/, 'a systemd target name ending in .target')
+      .refine((t) => (TASK_TARGETS as readonly string[]).includes(t), {
+        message: `one of ${TASK_TARGETS.join(', ')} (this installer does not handle other targets yet)`,
+      }),
+    // Required unless target_disk_hints choose the disk (checked below, so that its absence is named as before).
+    target_disk: z.string().startsWith('/', 'an absolute device path like /dev/sda, /dev/disk/by-id/..., or a disk image file').optional(),
+    target_disk_hints: DiskHints.refine(hasCriterion, 'at least one criterion (serial, wwn, model, vendor, size, rotational, transport, hctl, by_path, name)').optional(),
+    wipe: z.enum(WIPE_GUARDS).optional(),
+    oci_url: z.string().min(1).optional(),
+    partition_layout: z.array(PartitionSpec).min(1, 'at least one partition'),
+    user_data: Payload.optional(),
+    unattend_xml: Payload.optional(),
+    wim_index: z.int().min(1).default(1),
+    'ks.cfg': Payload.optional(),
+    firmware_url: z.url().optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    notes: z.string().max(2000).optional(),
+    // /etc/default/grub is shell that grub-mkconfig sources: nothing here may quote, expand or break a line.
+    kernel_args: z
+      .string()
+      .regex(/^[^"'`$\\\n\r;&|<>]*$/, 'kernel arguments without quotes, $, `, \\, ;, &, |, <, > or line breaks')
+      .optional(),
+    hostname: z
+      .string()
+      .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/, 'a DNS host name')
+      .optional(),
+    registry: RegistryOptions.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.target_disk === undefined && r.target_disk_hints === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['target_disk'], message: 'required (a device like /dev/sda or /dev/disk/by-id/..., or give target_disk_hints)' });
+    }
+  });
 export type Recipe = z.infer<typeof Recipe>;
 export type RecipeInput = z.input<typeof Recipe>;
 
@@ -118,10 +130,7 @@ export class RecipeError extends Error {
 }
 
 function jsonPath(path: PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`),
-    '$',
-  );
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`), '$');
 }
 
 /** Parse a recipe object, with every problem named by its JSON path. */

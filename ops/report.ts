@@ -80,9 +80,7 @@ export interface PostOptions {
   redact?: readonly string[];
 }
 
-export type PostOutcome =
-  | { delivered: true; attempts: number; idempotent: boolean }
-  | { delivered: false; attempts: number; permanent: boolean; reason: string };
+export type PostOutcome = { delivered: true; attempts: number; idempotent: boolean } | { delivered: false; attempts: number; permanent: boolean; reason: string };
 
 /**
  * The disk a plan chose, as the report carries it: only when the recipe chose it by a stable name or by hints, so
@@ -137,11 +135,7 @@ export function shownUrl(url: string): string {
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
-type Attempt =
-  | { kind: 'ok'; idempotent: boolean }
-  | { kind: 'retry'; reason: string }
-  | { kind: 'busy'; reason: string; busy: Busy }
-  | { kind: 'permanent'; reason: string };
+type Attempt = { kind: 'ok'; idempotent: boolean } | { kind: 'retry'; reason: string } | { kind: 'busy'; reason: string; busy: Busy } | { kind: 'permanent'; reason: string };
 
 /** The most of a controller's answer that is read: `{"ok":true}` or an error page's first lines, not an endless body. */
 const ANSWER_LIMIT = 64 * 1024;

@@ -60,9 +60,7 @@ export interface Busy {
 
 export type Trouble = { kind: 'failure' } | ({ kind: 'busy' } & Busy);
 
-export type Verdict =
-  | { retry: true; delayMs: number; attempt: number }
-  | { retry: false; why: string };
+export type Verdict = { retry: true; delayMs: number; attempt: number } | { retry: false; why: string };
 
 /** `1.5 s`, `250 ms`: for the log lines that announce a wait. */
 export function formatDelay(ms: number): string {

@@ -81,7 +81,11 @@ export interface FindOptions {
   what?: string;
 }
 
-const readText = (p: string) => readFile(p, 'utf8').then((t) => t.trim(), () => undefined);
+const readText = (p: string) =>
+  readFile(p, 'utf8').then(
+    (t) => t.trim(),
+    () => undefined,
+  );
 async function isMountPoint(dir: string): Promise<boolean> {
   return (await readMountinfo()).some((m) => m.mountpoint === dir);
 }

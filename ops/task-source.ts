@@ -49,7 +49,12 @@ export async function locateTask(source: RecipeSource | undefined, opts: LocateO
 
 /** One of the task ISO's small files (TASK_FILES), trimmed; none when there is no task directory or no such file. */
 export const readTaskFile = async (dir: string | undefined, name: string): Promise<string | undefined> =>
-  dir ? readRegularFile(join(dir, name), name).then((b) => b.toString('utf8').trim(), () => undefined) : undefined;
+  dir
+    ? readRegularFile(join(dir, name), name).then(
+        (b) => b.toString('utf8').trim(),
+        () => undefined,
+      )
+    : undefined;
 
 /** The `$id` of the recipe's schema.json beside it, for the status report. */
 export async function schemaIdOf(dir: string | undefined): Promise<string | undefined> {

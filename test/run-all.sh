@@ -9,12 +9,8 @@ node scripts/build.mjs
 npx tsc --noEmit -p .
 # Import boundaries (tui/ through the console session, ops/ without React, steps alone) and typescript-eslint.
 npx eslint .
-# The formatting check (.prettierrc.json) runs once the tree has had its one reformatting commit (npm run format):
-# until then SHOAL_CHECK_FORMAT=1 asks for it.
-check_format() {
-  npx prettier --check .
-}
-if [[ "${SHOAL_CHECK_FORMAT:-0}" == "1" ]]; then check_format; fi
+# The layout of the code (.prettierrc.json): `npm run format` rewrites it.
+npx prettier --check .
 shopt -s nullglob
 
 report=$(mktemp)

@@ -149,7 +149,11 @@ export function App({ session, kind, size, initial, onExit, onRun }: AppProps) {
         <SessionContext.Provider value={session}>
           <WizardContext.Provider value={api}>
             <KeyRouterProvider>
-              {logOpen ? <LogScreen model={feed.model} screen={state.screen} onClose={() => setLogOpen(false)} /> : <Screen screen={state.screen} openLog={() => setLogOpen(true)} />}
+              {logOpen ? (
+                <LogScreen model={feed.model} screen={state.screen} onClose={() => setLogOpen(false)} />
+              ) : (
+                <Screen screen={state.screen} openLog={() => setLogOpen(true)} />
+              )}
             </KeyRouterProvider>
           </WizardContext.Provider>
         </SessionContext.Provider>

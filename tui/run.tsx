@@ -74,9 +74,7 @@ function crashReport(error: unknown, installing: boolean): string {
   return [
     'shoal-install stopped unexpectedly. This is a bug in the installer:',
     `  ${what}`,
-    installing
-      ? 'The install was stopped and its mounts released. The disk is partly written\nand will not boot as it is.'
-      : 'Nothing was written to any disk.',
+    installing ? 'The install was stopped and its mounts released. The disk is partly written\nand will not boot as it is.' : 'Nothing was written to any disk.',
     "The details are in the journal: journalctl -b -u 'shoal-install*'",
     'Run shoal-install to start again.',
     '',
@@ -97,10 +95,7 @@ export async function runConsole(session: ConsoleSession, recipe?: Recipe): Prom
   let code = 0;
   let running: InstallRun | undefined;
   let crashed: { error: unknown; installing: boolean } | undefined;
-  const instance = render(
-    <App session={session} kind={t.kind} size={t.fixed} initial={initial} onExit={(c) => (code = c)} onRun={(r) => (running = r)} />,
-    t.options,
-  );
+  const instance = render(<App session={session} kind={t.kind} size={t.fixed} initial={initial} onExit={(c) => (code = c)} onRun={(r) => (running = r)} />, t.options);
   const leave = (why: string) => {
     const run = running;
     if (!run) return instance.unmount();

@@ -28,7 +28,10 @@ export function wrap(text: string, w: number, indent = ''): string[] {
   const out: string[] = [];
   for (const paragraph of text.split('\n')) {
     const lead = /^\s*/.exec(paragraph)![0];
-    const words = paragraph.slice(lead.length).split(/ +/).filter((x) => x !== '');
+    const words = paragraph
+      .slice(lead.length)
+      .split(/ +/)
+      .filter((x) => x !== '');
     let line = lead;
     let fresh = true;
     const flush = () => {

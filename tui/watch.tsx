@@ -25,7 +25,6 @@ export interface WatchProps {
   onExit: (code: number) => void;
 }
 
-
 /** The Install screen for someone who only looks: auto mode runs the install, tty1 shows it. No key changes anything. */
 export function WatchApp({ subscribe, kind, size, source, onExit }: WatchProps) {
   const app = useApp();
@@ -41,11 +40,11 @@ export function WatchApp({ subscribe, kind, size, source, onExit }: WatchProps) 
     <ThemeContext.Provider value={themeFor(kind)}>
       <SizeContext.Provider value={termSize}>
         <KeyRouterProvider>
-        {logOpen ? (
-          <LogScreen model={feed.model} screen="install" onClose={() => setLogOpen(false)} />
-        ) : (
-          <WatchScreen source={source} model={feed.model} openLog={() => setLogOpen(true)} leave={leave} />
-        )}
+          {logOpen ? (
+            <LogScreen model={feed.model} screen="install" onClose={() => setLogOpen(false)} />
+          ) : (
+            <WatchScreen source={source} model={feed.model} openLog={() => setLogOpen(true)} leave={leave} />
+          )}
         </KeyRouterProvider>
       </SizeContext.Provider>
     </ThemeContext.Provider>
@@ -73,7 +72,9 @@ function WatchScreen({ source, model, openLog, leave }: { source: string; model:
           <Text bold color={r.ok ? theme.colour.ok : theme.colour.bad}>
             {r.ok ? `${theme.glyphs.done} The automatic install finished.` : `${theme.glyphs.failed} The automatic install failed at ${r.failedStep ?? '?'}.`}
           </Text>
-          {!r.ok && model.failure ? <Para text={`${model.failure.message}${model.failure.hint ? `\nWhat to do: ${model.failure.hint}` : ''}`} max={6} colour={theme.colour.bad} /> : null}
+          {!r.ok && model.failure ? (
+            <Para text={`${model.failure.message}${model.failure.hint ? `\nWhat to do: ${model.failure.hint}` : ''}`} max={6} colour={theme.colour.bad} />
+          ) : null}
           {r.ok
             ? summaryLines(model, theme, width)
                 .slice(0, height - 1)

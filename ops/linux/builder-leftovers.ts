@@ -53,7 +53,10 @@ export class BuilderLeftovers {
       const kept = this.below.get(path);
       if (content.length === 0 && kept) {
         await writeFileInRoot(this.root, path, kept, { log: this.log });
-        this.log(`/${path}: layer ${index + 1} left it empty (a build tool's placeholder for the file it bind-mounts in RUN steps); restored the ${kept.length} bytes of the layer below`, 'warn');
+        this.log(
+          `/${path}: layer ${index + 1} left it empty (a build tool's placeholder for the file it bind-mounts in RUN steps); restored the ${kept.length} bytes of the layer below`,
+          'warn',
+        );
         continue;
       }
       if (content.length > 0) this.below.set(path, content);
@@ -65,11 +68,13 @@ export class BuilderLeftovers {
     const hosts = await regularContent(this.root, 'etc/hosts');
     if (hosts?.length === 0) {
       await writeFileInRoot(this.root, 'etc/hosts', DEFAULT_HOSTS, { log: this.log });
-      this.log('/etc/hosts was empty in every layer (a build tool\'s placeholder): wrote the localhost entries', 'warn');
+      this.log("/etc/hosts was empty in every layer (a build tool's placeholder): wrote the localhost entries", 'warn');
     }
     for (const path of ['etc/resolv.conf', 'etc/hostname']) {
       if ((await regularContent(this.root, path))?.length === 0) {
-        this.log(`/${path} is empty (a build tool's placeholder); left so: ${path.endsWith('hostname') ? 'cloud-init or the recipe\'s hostname sets it' : 'the network configuration fills it at boot'}`);
+        this.log(
+          `/${path} is empty (a build tool's placeholder); left so: ${path.endsWith('hostname') ? "cloud-init or the recipe's hostname sets it" : 'the network configuration fills it at boot'}`,
+        );
       }
     }
     for (const path of CONTAINER_MARKERS) {

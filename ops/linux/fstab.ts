@@ -14,7 +14,7 @@ function optionsOf(p: PlannedPartition): string {
 
 /** fstab naming every mounted filesystem and swap by UUID, in mount order. */
 export function renderFstab(parts: PlannedPartition[], uuids: Record<number, string>, ordered: PlannedPartition[]): string {
-  const lines = ['# Written by shoal-install from the recipe\'s partition layout.', '# <file system> <mount point> <type> <options> <dump> <pass>'];
+  const lines = ["# Written by shoal-install from the recipe's partition layout.", '# <file system> <mount point> <type> <options> <dump> <pass>'];
   for (const p of ordered) lines.push(`UUID=${uuids[p.number]} ${p.mountpoint} ${p.format} ${optionsOf(p)} 0 ${passOf(p)}`);
   for (const p of parts.filter((q) => q.format === 'swap')) lines.push(`UUID=${uuids[p.number]} none swap sw 0 0`);
   return `${lines.join('\n')}\n`;

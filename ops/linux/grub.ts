@@ -78,4 +78,3 @@ export async function checkEsp(root: string, id: string): Promise<void> {
     if (!(await existsInRoot(root, f))) throw new StepError(`the ESP does not hold /${f} after grub-install`, 'see the grub-install output in the log');
   }
 }
-

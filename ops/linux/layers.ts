@@ -52,7 +52,7 @@ export function describeLayers(): string[] {
   return [
     "for each layer, bottom first: GET layer (sha256 checked as it streams; the next layer's request and first 256 KiB made meanwhile)",
     `  | <pigz|zstd|xz> -dc | (entries checked: nothing through a symlink out of the target) | ${layerTarCommand('<root>').join(' ')}`,
-    '  then the layer\'s whiteouts (.wh.NAME, .wh..wh..opq) removed within the target',
+    "  then the layer's whiteouts (.wh.NAME, .wh..wh..opq) removed within the target",
   ];
 }
 
@@ -172,8 +172,15 @@ export async function applyLayers(ctx: StepContext, root: string, between?: (ind
       result.whiteoutsRemoved += whiteouts.removed;
       result.replacedDirs += guard.replacedDirs.length;
       const notes = [
-        guard.whiteouts.length || guard.opaque.length ? `${guard.whiteouts.length} whiteouts and ${guard.opaque.length} opaque directories: ${whiteouts.removed} paths of lower layers removed` : '',
-        guard.replacedDirs.length ? `${guard.replacedDirs.length} directories replaced by files (${guard.replacedDirs.slice(0, 3).map((p) => `/${p}`).join(', ')})` : '',
+        guard.whiteouts.length || guard.opaque.length
+          ? `${guard.whiteouts.length} whiteouts and ${guard.opaque.length} opaque directories: ${whiteouts.removed} paths of lower layers removed`
+          : '',
+        guard.replacedDirs.length
+          ? `${guard.replacedDirs.length} directories replaced by files (${guard.replacedDirs
+              .slice(0, 3)
+              .map((p) => `/${p}`)
+              .join(', ')})`
+          : '',
         whiteouts.skipped.length ? `${whiteouts.skipped.length} whiteouts named nothing below` : '',
       ].filter(Boolean);
       ctx.log(`${label} unpacked${notes.length ? `; ${notes.join('; ')}` : ''}`);

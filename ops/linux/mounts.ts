@@ -15,7 +15,6 @@ export function mountOptions(p: PlannedPartition): string[] {
   return p.format === 'vfat' ? ['-t', 'vfat', '-o', 'umask=0077'] : ['-t', p.format];
 }
 
-
 /**
  * Mount every filesystem of the layout under `root`, each unmounted when the install ends. A mountpoint that a
  * filesystem mounted before it makes a symlink is followed within the target (as the installed system's own

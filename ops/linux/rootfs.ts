@@ -13,18 +13,7 @@ const DECOMPRESSOR: Record<Exclude<ImageFormat, 'wim'>, string | undefined> = { 
  * xattr, which needs no SELinux in the maintenance OS).
  */
 export function tarCommand(root: string): string[] {
-  return [
-    'tar',
-    '--extract',
-    '--file=-',
-    `--directory=${root}`,
-    '--numeric-owner',
-    '--preserve-permissions',
-    '--same-owner',
-    '--xattrs',
-    '--xattrs-include=*',
-    '--acls',
-  ];
+  return ['tar', '--extract', '--file=-', `--directory=${root}`, '--numeric-owner', '--preserve-permissions', '--same-owner', '--xattrs', '--xattrs-include=*', '--acls'];
 }
 
 /**

@@ -71,7 +71,10 @@ function paxRecords(data: Buffer): Map<string, string> {
 }
 
 export function normalizeEntryPath(path: string): string {
-  return path.split('/').filter((c) => c !== '' && c !== '.').join('/');
+  return path
+    .split('/')
+    .filter((c) => c !== '' && c !== '.')
+    .join('/');
 }
 
 /**
@@ -185,5 +188,4 @@ export class TarEntryReader {
     }
     return { path: normalizeEntryPath(name), kind, ...(kind === 'hardlink' || kind === 'symlink' ? { linkpath } : {}) };
   }
-
 }

@@ -157,10 +157,7 @@ export class Authenticator {
       return;
     }
     const offered = challenges.map((c) => c.scheme).join(', ') || 'none';
-    throw new RegistryError(
-      'unsupported',
-      `registry ${registry} answered 401 with authentication schemes: ${offered}; only Basic and Bearer are supported`,
-    );
+    throw new RegistryError('unsupported', `registry ${registry} answered 401 with authentication schemes: ${offered}; only Basic and Bearer are supported`);
   }
 
   private async fetchToken(registry: string, scope: string, challenge: Challenge, signal?: AbortSignal): Promise<void> {
@@ -183,10 +180,7 @@ export class Authenticator {
     if (response.statusCode === 401 || response.statusCode === 403) {
       await response.body.dump();
       if (!this.credentials) throw this.needsCredentials(registry);
-      throw new RegistryError(
-        'unauthorized',
-        `${what} rejected user "${this.credentials.username}" (HTTP ${response.statusCode}): check the username and password`,
-      );
+      throw new RegistryError('unauthorized', `${what} rejected user "${this.credentials.username}" (HTTP ${response.statusCode}): check the username and password`);
     }
     if (response.statusCode !== 200) throw await responseError(response, what);
     let parsed: z.infer<typeof TokenResponseSchema>;
@@ -203,8 +197,6 @@ export class Authenticator {
       token,
       expiresAt: Date.now() + Math.max(1, seconds - TOKEN_MARGIN_SECONDS) * 1000,
     });
-    this.log(
-      `oci: got a bearer token from ${url.origin} for ${scope} (${this.credentials ? `user "${this.credentials.username}"` : 'anonymous'}, valid ${seconds}s)`,
-    );
+    this.log(`oci: got a bearer token from ${url.origin} for ${scope} (${this.credentials ? `user "${this.credentials.username}"` : 'anonymous'}, valid ${seconds}s)`);
   }
 }

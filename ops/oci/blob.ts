@@ -106,9 +106,7 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
   for (;;) {
     const source = ctx.sources[current]!;
     const stalled = new AbortController();
-    const watch = new LowSpeedWatch(ctx.lowSpeed, () =>
-      stalled.abort(new RegistryError('network', `${label}: transfer ${describeLowSpeed(ctx.lowSpeed)}`)),
-    );
+    const watch = new LowSpeedWatch(ctx.lowSpeed, () => stalled.abort(new RegistryError('network', `${label}: transfer ${describeLowSpeed(ctx.lowSpeed)}`)));
     const attemptSignal = AbortSignal.any([signal, stalled.signal]);
     try {
       watch.waiting();
@@ -124,10 +122,7 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
         const start = rangeStart(response.headers['content-range']);
         if (start !== done) {
           response.body.destroy();
-          throw new RegistryError(
-            'unsupported',
-            `${label}: asked for bytes from ${done} and the registry sent Content-Range "${String(response.headers['content-range'])}"`,
-          );
+          throw new RegistryError('unsupported', `${label}: asked for bytes from ${done} and the registry sent Content-Range "${String(response.headers['content-range'])}"`);
         }
       } else if (response.statusCode !== 200) {
         throw await responseError(response, label, NOT_FOUND_HINT);
@@ -135,10 +130,7 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
         const length = Number(response.headers['content-length'] ?? target.size);
         if (length !== target.size) {
           response.body.destroy();
-          throw new RegistryError(
-            'digest-mismatch',
-            `${label}: the registry serves ${length} bytes but the manifest says ${target.size}; the artifact is damaged, re-push it`,
-          );
+          throw new RegistryError('digest-mismatch', `${label}: the registry serves ${length} bytes but the manifest says ${target.size}; the artifact is damaged, re-push it`);
         }
       }
       for await (const chunk of response.body) {
@@ -188,9 +180,7 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
       }
       const reason = retryReason(error, label);
       const resume = `resuming at byte ${done} of ${target.size}`;
-      const line = stalled.signal.aborted
-        ? `${reason}: reconnecting, ${resume} in ${formatDelay(verdict.delayMs)}`
-        : retryLine(trouble, reason, verdict.delayMs, resume);
+      const line = stalled.signal.aborted ? `${reason}: reconnecting, ${resume} in ${formatDelay(verdict.delayMs)}` : retryLine(trouble, reason, verdict.delayMs, resume);
       ctx.log(`oci: ${label}: ${line} (attempt ${verdict.attempt})`, 'warn');
       await pause(verdict.delayMs, signal);
     } finally {
@@ -252,18 +242,11 @@ async function take(response: HttpResponse, skip: number, length: number): Promi
 }
 
 /** Bytes `start`..`endInclusive` of the blob. Not digest-verified: a part of a blob has no digest to check against. */
-export async function readBlobRange(
-  ctx: BlobContext,
-  start: number,
-  endInclusive: number,
-  opts: { signal?: AbortSignal } = {},
-): Promise<Buffer> {
+export async function readBlobRange(ctx: BlobContext, start: number, endInclusive: number, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
   const { label, target } = ctx;
   const length = endInclusive - start + 1;
   if (!Number.isSafeInteger(start) || start < 0 || endInclusive >= target.size || length < 1 || length > MAX_RANGE_BYTES) {
-    throw new RangeError(
-      `${label}: bytes ${start}-${endInclusive} are not a range of 1..${MAX_RANGE_BYTES} bytes inside the ${target.size}-byte blob`,
-    );
+    throw new RangeError(`${label}: bytes ${start}-${endInclusive} are not a range of 1..${MAX_RANGE_BYTES} bytes inside the ${target.size}-byte blob`);
   }
   const signal = opts.signal ?? new AbortController().signal;
   const read = async (source: BlobSource) => {

@@ -25,15 +25,10 @@ export function nextPage(link: string | string[] | undefined): string | undefine
   return undefined;
 }
 
-async function collect(
-  fetch: PageFetcher,
-  firstPage: string,
-  what: string,
-  items: (json: unknown) => string[] | null | undefined,
-): Promise<string[]> {
+async function collect(fetch: PageFetcher, firstPage: string, what: string, items: (json: unknown) => string[] | null | undefined): Promise<string[]> {
   const all: string[] = [];
   const seen = new Set<string>();
-  for (let page: string | undefined = firstPage; page !== undefined && !seen.has(page); ) {
+  for (let page: string | undefined = firstPage; page !== undefined && !seen.has(page);) {
     if (seen.size >= MAX_PAGES) throw new RegistryError('unsupported', `${what}: more than ${MAX_PAGES} pages`);
     seen.add(page);
     const response = await fetch(page);
@@ -51,13 +46,9 @@ async function collect(
 }
 
 export function listRepositories(fetch: PageFetcher, registry: string, pageSize: number): Promise<string[]> {
-  return collect(fetch, `/v2/_catalog?n=${pageSize}`, `repository catalog of ${registry}`, (json) =>
-    CatalogPageSchema.parse(json).repositories,
-  );
+  return collect(fetch, `/v2/_catalog?n=${pageSize}`, `repository catalog of ${registry}`, (json) => CatalogPageSchema.parse(json).repositories);
 }
 
 export function listTags(fetch: PageFetcher, label: string, repository: string, pageSize: number): Promise<string[]> {
-  return collect(fetch, `/v2/${repository}/tags/list?n=${pageSize}`, `tags of ${label}`, (json) =>
-    TagsPageSchema.parse(json).tags,
-  );
+  return collect(fetch, `/v2/${repository}/tags/list?n=${pageSize}`, `tags of ${label}`, (json) => TagsPageSchema.parse(json).tags);
 }

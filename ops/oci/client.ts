@@ -78,10 +78,7 @@ export class RegistryClient {
     this.progressBytes = opts.progressBytes ?? DEFAULT_PROGRESS_BYTES;
     this.mirrors = (opts.mirrors ?? []).map((m) => parseRegistry(m));
     this.transport = new Transport({ plainHttp: opts.plainHttp, caFile: opts.caFile, log: this.log });
-    const credentials =
-      opts.username !== undefined && opts.password !== undefined
-        ? { username: opts.username, password: opts.password }
-        : undefined;
+    const credentials = opts.username !== undefined && opts.password !== undefined ? { username: opts.username, password: opts.password } : undefined;
     this.auth = new Authenticator(this.transport, credentials, this.log);
   }
 
@@ -94,7 +91,10 @@ export class RegistryClient {
       // The tag at the origin, so a stale mirror cannot hand out an old image under it.
       const atOrigin = await this.tagDigest(reference, opts.signal).catch((err: unknown) => {
         if (!(err instanceof RegistryError) || err.code !== 'network') throw err;
-        this.log(`oci: ${formatReference(reference)}: the origin does not answer (${err.message}); resolving the tag at the mirrors, which may hold an older image under it`, 'warn');
+        this.log(
+          `oci: ${formatReference(reference)}: the origin does not answer (${err.message}); resolving the tag at the mirrors, which may hold an older image under it`,
+          'warn',
+        );
         return undefined;
       });
       if (atOrigin && 'resolved' in atOrigin) return atOrigin.resolved;
@@ -128,11 +128,7 @@ export class RegistryClient {
   async listRepositories(registry: string, opts: ListOptions = {}): Promise<string[]> {
     const host = parseRegistry(registry);
     return this.withRetries(`listing the repositories of ${host}`, opts.signal, this.retry, () =>
-      listRepositories(
-        (page) => this.auth.request(host, page, 'registry:catalog:*', { signal: opts.signal }),
-        host,
-        opts.pageSize ?? DEFAULT_PAGE_SIZE,
-      ),
+      listRepositories((page) => this.auth.request(host, page, 'registry:catalog:*', { signal: opts.signal }), host, opts.pageSize ?? DEFAULT_PAGE_SIZE),
     );
   }
 
@@ -161,8 +157,7 @@ export class RegistryClient {
     const label = host === reference.registry ? formatReference(reference) : `${formatReference(reference)} at mirror ${host}`;
     return this.withRetries(`resolving ${label}`, signal, policy, () =>
       resolveArtifact(
-        (tagOrDigest) =>
-          this.auth.request(host, `/v2/${reference.repository}/manifests/${tagOrDigest}`, scope, { headers: { accept: MANIFEST_ACCEPT }, signal }),
+        (tagOrDigest) => this.auth.request(host, `/v2/${reference.repository}/manifests/${tagOrDigest}`, scope, { headers: { accept: MANIFEST_ACCEPT }, signal }),
         reference,
       ),
     );

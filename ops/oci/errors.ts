@@ -5,24 +5,17 @@ import type { Busy } from '../retry.ts';
  * branch on `code`; the message is for the technician, so it names the
  * registry or reference and says what to do next.
  */
-export type RegistryErrorCode =
-  | 'unauthorized'
-  | 'not-found'
-  | 'digest-mismatch'
-  | 'network'
-  | 'bad-reference'
-  | 'unsupported'
-  | 'tls';
+export type RegistryErrorCode = 'unauthorized' | 'not-found' | 'digest-mismatch' | 'network' | 'bad-reference' | 'unsupported' | 'tls';
 
 /** What the technician or operator can do about each kind of registry failure. */
 const HINTS: Record<RegistryErrorCode, string> = {
   unauthorized: 'give the registry credentials: registry_username/registry_password on the task ISO, or the recipe\'s "registry" block',
   'not-found': 'check oci_url: is the image pushed to that repository under that tag? (GET /v2/<repository>/tags/list on the registry lists the tags)',
   'digest-mismatch': 'the artifact in the registry is damaged: push it again, then restart the install',
-  network: 'check the maintenance OS\'s network (ip addr) and that the registry is up, then restart the install',
+  network: "check the maintenance OS's network (ip addr) and that the registry is up, then restart the install",
   'bad-reference': 'fix oci_url: host[:port]/repository[:tag|@sha256:digest]',
   unsupported: 'push the image as a single-file artifact (oras push) in a format the installer reads: tar, gzip, zstd, xz or WIM',
-  tls: 'give the registry\'s CA (registry.ca_file, or shoal.registry_ca=), or list the registry in plain_http if it speaks plain HTTP',
+  tls: "give the registry's CA (registry.ca_file, or shoal.registry_ca=), or list the registry in plain_http if it speaks plain HTTP",
 };
 
 export class RegistryError extends Error {

@@ -60,8 +60,7 @@ export function formatFromMetadata(layer: { mediaType: string; title?: string })
  * default type that shows no magic (an old v7 tar), tar as that type says.
  */
 export function detectFormat(layer: { mediaType: string; title?: string }, firstBytes: Uint8Array): ImageFormat {
-  const format =
-    formatFromMetadata(layer) ?? fromMagic(firstBytes) ?? (normalize(layer.mediaType) === ORAS_DEFAULT_TYPE ? 'tar' : undefined);
+  const format = formatFromMetadata(layer) ?? fromMagic(firstBytes) ?? (normalize(layer.mediaType) === ORAS_DEFAULT_TYPE ? 'tar' : undefined);
   if (!format) {
     throw new RegistryError(
       'unsupported',

@@ -13,7 +13,10 @@ const ConfigSchema = z.object({
   os: z.string().optional(),
   architecture: z.string().optional(),
   variant: z.string().optional(),
-  config: z.object({ Labels: z.record(z.string(), z.string()).nullish() }).partial().nullish(),
+  config: z
+    .object({ Labels: z.record(z.string(), z.string()).nullish() })
+    .partial()
+    .nullish(),
 });
 
 export interface ImageConfig {

@@ -19,11 +19,7 @@ const TITLE_ANNOTATION = 'org.opencontainers.image.title';
 // Config media types of container images. Any other config type on an
 // artifact without `artifactType` is the artifact type (image-spec 1.1
 // guidance; this is where oras before 1.1 put --artifact-type).
-const IMAGE_CONFIG_TYPES = new Set([
-  'application/vnd.oci.image.config.v1+json',
-  'application/vnd.docker.container.image.v1+json',
-  'application/vnd.oci.empty.v1+json',
-]);
+const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json', 'application/vnd.oci.empty.v1+json']);
 
 // Registries cap manifests at 4 MiB (distribution does); more is not a manifest.
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -121,10 +117,7 @@ async function fetchManifest(fetch: ManifestFetcher, tagOrDigest: string, label:
   const contentType = response.headers['content-type'];
   const kind = kindOf(Array.isArray(contentType) ? contentType[0] : contentType, json);
   if (!kind) {
-    throw new RegistryError(
-      'unsupported',
-      `${label} is not an OCI or Docker schema 2 manifest (content type ${String(contentType)}); re-push it with oras`,
-    );
+    throw new RegistryError('unsupported', `${label} is not an OCI or Docker schema 2 manifest (content type ${String(contentType)}); re-push it with oras`);
   }
   return { digest, kind, json };
 }

@@ -6,9 +6,7 @@ import { RegistryError } from './errors.ts';
 // default on a server console) and digests are sha256 only, because sha256 is
 // what blobs are verified with.
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const HOST_RE = new RegExp(
-  `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::(\\d{1,5}))?$`,
-);
+const HOST_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::(\\d{1,5}))?$`);
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const REPOSITORY_RE = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
@@ -22,18 +20,12 @@ const registryField = z
 const repositoryField = z
   .string()
   .max(255, 'the repository name is longer than 255 characters')
-  .regex(
-    REPOSITORY_RE,
-    'the repository must be lowercase letters and digits, separated by ".", "_", "__" or "-", in "/"-separated components',
-  );
+  .regex(REPOSITORY_RE, 'the repository must be lowercase letters and digits, separated by ".", "_", "__" or "-", in "/"-separated components');
 
 export const RepositorySchema = z.object({ registry: registryField, repository: repositoryField });
 
 export const ImageReferenceSchema = RepositorySchema.extend({
-  tag: z
-    .string()
-    .regex(TAG_RE, 'the tag must be 1-128 letters, digits, "_", "." or "-", not starting with "." or "-"')
-    .optional(),
+  tag: z.string().regex(TAG_RE, 'the tag must be 1-128 letters, digits, "_", "." or "-", not starting with "." or "-"').optional(),
   digest: z.string().regex(DIGEST_RE, 'the digest must be "sha256:" followed by 64 lowercase hex digits').optional(),
 });
 
@@ -58,8 +50,7 @@ function splitRegistry(input: string, name: string): { registry: string; path: s
   }
   const slash = name.indexOf('/');
   const registry = slash < 0 ? '' : name.slice(0, slash);
-  const looksLikeHost =
-    registry.includes('.') || registry.includes(':') || registry === 'localhost' || registry.startsWith('[');
+  const looksLikeHost = registry.includes('.') || registry.includes(':') || registry === 'localhost' || registry.startsWith('[');
   if (!looksLikeHost) {
     throw invalid(input, 'it names no registry host; put host[:port]/ in front of the repository');
   }

@@ -133,24 +133,12 @@ export function connectionError(err: unknown, where: string, registry: string): 
   const { code } = rootCause(err);
   const detail = errorDetail(err);
   if (answeredInCleartext(err)) {
-    return new RegistryError(
-      'tls',
-      `${where} answered in plain HTTP, not TLS; if ${registry} is a plain-HTTP registry, list "${registry}" in plainHttp`,
-      { cause: err },
-    );
+    return new RegistryError('tls', `${where} answered in plain HTTP, not TLS; if ${registry} is a plain-HTTP registry, list "${registry}" in plainHttp`, { cause: err });
   }
   if (code !== undefined && (CERT_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
-    return new RegistryError(
-      'tls',
-      `TLS with ${where} failed (${detail}); give the CA certificate that signed the registry's certificate as caFile`,
-      { cause: err },
-    );
+    return new RegistryError('tls', `TLS with ${where} failed (${detail}); give the CA certificate that signed the registry's certificate as caFile`, { cause: err });
   }
-  return new RegistryError(
-    'network',
-    `cannot talk to ${where} (${detail}); check the address and that the registry is running and reachable`,
-    { cause: err },
-  );
+  return new RegistryError('network', `cannot talk to ${where} (${detail}); check the address and that the registry is running and reachable`, { cause: err });
 }
 
 /** HTTP(S) to registries through one undici Agent: connection reuse, the custom CA, the plain-HTTP policy. */

@@ -33,7 +33,10 @@ export async function followLog(path: string, onEvent: (e: InstallEvent) => void
   let pending = '';
   let lineNo = 0;
   while (!signal.aborted) {
-    const size = await stat(path).then((s) => s.size, () => 0);
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (size > offset) {
       const chunk = await new Promise<string>((resolve, reject) => {
         let text = '';

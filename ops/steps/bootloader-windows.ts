@@ -58,15 +58,14 @@ export const bootloaderWindowsStep: Step<'bootloader-windows.service'> = {
       `read the boot files from ${partitionDevice(device, windows.number)} (mounted by ntfs-3g at ${root}; names matched case-insensitively; Fonts and Resources only if present)`,
       `${bcdLine(plan)} -> ${BCD_TMP_SHOWN}`,
       ...cmds.map((c) => commandLine(c)),
-      plan.machine.efivars
-        ? commandLine(efibootmgrCommand(device, esp.number))
-        : 'no efivars: no firmware boot entry (warning); the firmware boots EFI/Boot/bootx64.efi',
+      plan.machine.efivars ? commandLine(efibootmgrCommand(device, esp.number)) : 'no efivars: no firmware boot entry (warning); the firmware boots EFI/Boot/bootx64.efi',
     ];
   },
   async preflight(ctx) {
     const tools = ['mmd', 'mcopy', 'mdir', 'ntfs-3g', 'sgdisk', ...(ctx.plan.machine.efivars ? ['efibootmgr'] : [])];
     const missing = (await Promise.all(tools.map(async (t) => ((await commandExists(t)) ? undefined : t)))).filter(Boolean);
-    if (missing.length) throw new StepError(`${missing.join(', ')} not found: the Windows boot files cannot be written`, 'the maintenance OS needs mtools, ntfs-3g, gdisk and efibootmgr');
+    if (missing.length)
+      throw new StepError(`${missing.join(', ')} not found: the Windows boot files cannot be written`, 'the maintenance OS needs mtools, ntfs-3g, gdisk and efibootmgr');
   },
   async run(ctx) {
     const device = ctx.state.device!;

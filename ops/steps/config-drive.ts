@@ -11,7 +11,13 @@ import { mountTarget } from '../linux/mounts.ts';
 import type { Step } from './step.ts';
 
 /** DNS-safe form of the serial for a default host name. */
-const hostFromSerial = (serial: string) => `shoal-${serial.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'unknown'}`;
+const hostFromSerial = (serial: string) =>
+  `shoal-${
+    serial
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'unknown'
+  }`;
 
 export function renderMetaData(plan: Plan): string {
   const serial = plan.machine.serial;

@@ -58,7 +58,9 @@ export const imageWindowsStep: Step<'image-windows.service'> = {
       `if the WIM is pipable: GET layer (sha256 checked as it streams) | ${commandLine(wimapplyCommand('-', index, dev))}`,
       `otherwise: GET layer > ${stagingDir}/shoal-wim-XXXX/install.wim (needs the layer size + ${formatBytes(stagingMargin(0))} + 1% free; refused before partitioning if not), then ${commandLine(wimapplyCommand('<that file>', index, dev))}`,
       commandLine(ntfsMountCommand(dev, WINDOWS_MOUNT_SHOWN, false)),
-      plan.recipe.unattend_xml !== undefined ? `write ${UNATTEND_PATH} (from unattend_xml; only its size and sha256 are logged)` : 'no unattend_xml: Windows will ask its questions at first boot',
+      plan.recipe.unattend_xml !== undefined
+        ? `write ${UNATTEND_PATH} (from unattend_xml; only its size and sha256 are logged)`
+        : 'no unattend_xml: Windows will ask its questions at first boot',
       `${commandLine(hivexgetCommand(`${WINDOWS_MOUNT_SHOWN}/${SOFTWARE_HIVE}`))} (warn unless the image is generalized)`,
     ];
   },

@@ -23,5 +23,10 @@ export async function findPath(root: string, rel: string): Promise<string | unde
     if (found === undefined) return undefined;
     at = await resolveInRoot(root, `${inImage(root, at)}/${found}`);
   }
-  return (await lstat(at).then(() => true, () => false)) ? at : undefined;
+  return (await lstat(at).then(
+    () => true,
+    () => false,
+  ))
+    ? at
+    : undefined;
 }

@@ -15,7 +15,10 @@ export async function checkGptGuids(ctx: StepContext, device: string, parts: Pla
   for (const p of parts) {
     const got = sgdiskGuid((await ctx.exec(['sgdisk', `--info=${p.number}`, device])).stdout, 'Partition unique GUID');
     if (got !== p.partGuid.toLowerCase()) {
-      throw new StepError(`partition ${p.number} of ${device} has GUID ${got ?? '(none)'}, not the planned ${p.partGuid}`, 'the partition table changed under the install; start it again');
+      throw new StepError(
+        `partition ${p.number} of ${device} has GUID ${got ?? '(none)'}, not the planned ${p.partGuid}`,
+        'the partition table changed under the install; start it again',
+      );
     }
   }
 }

@@ -43,11 +43,5 @@ export function bytesToGuid(buf: Uint8Array, offset = 0): string {
   if (buf.length < offset + 16) throw new Error(`need 16 bytes for a GUID at offset ${offset}, have ${buf.length - offset}`);
   const b = Buffer.from(buf.buffer, buf.byteOffset + offset, 16);
   const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
-  return [
-    hex(b.readUInt32LE(0), 8),
-    hex(b.readUInt16LE(4), 4),
-    hex(b.readUInt16LE(6), 4),
-    b.subarray(8, 10).toString('hex'),
-    b.subarray(10, 16).toString('hex'),
-  ].join('-');
+  return [hex(b.readUInt32LE(0), 8), hex(b.readUInt16LE(4), 4), hex(b.readUInt16LE(6), 4), b.subarray(8, 10).toString('hex'), b.subarray(10, 16).toString('hex')].join('-');
 }

@@ -17,7 +17,10 @@ export async function assertNotMounted(device: string): Promise<void> {
   const hit = rows.find((r, i) => sources[i] === real || (r.devNumber === devNumber && r.fstype !== 'devtmpfs'));
   const what = `wimapply writes ${device} as a raw NTFS volume`;
   if (hit) throw new StepError(`${device} is mounted at ${hit.mountpoint} (${hit.fstype}): ${what}`, `unmount it first (umount ${hit.mountpoint})`);
-  const swaps = (await readFile('/proc/swaps', 'utf8').catch(() => '')).split('\n').slice(1).map((l) => l.split(/\s+/)[0]);
+  const swaps = (await readFile('/proc/swaps', 'utf8').catch(() => ''))
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(/\s+/)[0]);
   if (swaps.includes(real) || swaps.includes(device)) throw new StepError(`${device} is active swap: ${what}`, `swapoff ${device}`);
   // O_EXCL on a block device fails with EBUSY while a filesystem, md or dm holds it: catches what mountinfo cannot name.
   const fd = await open(real, constants.O_RDONLY | constants.O_EXCL).catch((e: NodeJS.ErrnoException) => {
@@ -29,7 +32,6 @@ export async function assertNotMounted(device: string): Promise<void> {
 
 /** How the plan shows the mount directory, which gets a random name at run time. */
 export const WINDOWS_MOUNT_SHOWN = '/run/shoal-install/windows-XXXX';
-
 
 export const ntfsMountCommand = (device: string, dir: string, readOnly: boolean) => ['ntfs-3g', ...(readOnly ? ['-o', 'ro'] : []), device, dir];
 

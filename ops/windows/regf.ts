@@ -429,10 +429,19 @@ export function buildHive(root: RegKey, options: BuildHiveOptions = {}): Buffer 
     bins.writeUInt32LE(node.valueListOff, p + 40);
     bins.writeUInt32LE(skOff, p + 44);
     bins.writeUInt32LE(NIL, p + 48); // class name
-    bins.writeUInt32LE(node.children.reduce((m, c) => Math.max(m, c.nameChars * 2), 0), p + 52);
+    bins.writeUInt32LE(
+      node.children.reduce((m, c) => Math.max(m, c.nameChars * 2), 0),
+      p + 52,
+    );
     bins.writeUInt32LE(0, p + 56); // largest subkey class name
-    bins.writeUInt32LE(node.values.reduce((m, v) => Math.max(m, v.nameChars * 2), 0), p + 60);
-    bins.writeUInt32LE(node.values.reduce((m, v) => Math.max(m, v.data.length), 0), p + 64);
+    bins.writeUInt32LE(
+      node.values.reduce((m, v) => Math.max(m, v.nameChars * 2), 0),
+      p + 60,
+    );
+    bins.writeUInt32LE(
+      node.values.reduce((m, v) => Math.max(m, v.data.length), 0),
+      p + 64,
+    );
     bins.writeUInt32LE(0, p + 68); // WorkVar
     bins.writeUInt16LE(node.name.length, p + 72);
     bins.writeUInt16LE(0, p + 74); // class name length

@@ -365,7 +365,9 @@ export function parseWimXml(xml: string): WimXmlInfo {
       }
       const langs = elements(win, 'LANGUAGES')[0]?.inner;
       if (langs !== undefined) {
-        const list = elements(langs, 'LANGUAGE').map((l) => decodeEntities(l.inner).trim()).filter((l) => l !== '');
+        const list = elements(langs, 'LANGUAGE')
+          .map((l) => decodeEntities(l.inner).trim())
+          .filter((l) => l !== '');
         if (list.length > 0) image.languages = list;
         set('defaultLanguage', text(without(langs, ['LANGUAGE']), 'DEFAULT'));
       }

@@ -31,7 +31,10 @@ export function progressRouter(ctx: StepContext): (e: WimApplyEvent) => void {
 }
 
 function logWarnings(ctx: StepContext, stderr: string): void {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (const l of lines.slice(0, 20)) ctx.log(`wimapply: ${l}`, 'warn');
   if (lines.length > 20) ctx.log(`wimapply: ${lines.length - 20} more warning lines`, 'warn');
 }

@@ -41,18 +41,25 @@ const LEFT = 'shoal-test-left-mounted: ';
  * that namespace, so before it goes the wrapper lists what the install left mounted there (CliRun.leftMounted):
  * mounts that were not there when it started (other installs' mounts are copied into the namespace too).
  */
-const withoutFirmware = (bundle: string, args: string[]) => [
-  'unshare',
+const withoutFirmware = (bundle: string, args: string[]) =>
   [
-    '--mount', '--propagation', 'private', '--', 'sh', '-c',
-    `mount -t tmpfs -o ro,size=4k shoal-test-no-firmware /sys/firmware || exit 99
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      `mount -t tmpfs -o ro,size=4k shoal-test-no-firmware /sys/firmware || exit 99
 before=$(awk '{ print $5 }' /proc/self/mountinfo)
 node "$0" "$@"; rc=$?
 awk -v before="$before" 'BEGIN { n = split(before, b, "\\n"); for (i = 1; i <= n; i++) old[b[i]] = 1 } !($5 in old) { print "${LEFT}" $5 }' /proc/self/mountinfo >&2
 exit $rc`,
-    bundle, ...args,
-  ],
-] as const;
+      bundle,
+      ...args,
+    ],
+  ] as const;
 
 /**
  * Run `shoal-install ARGS`; `onSpawn` gets the process, `onLine` sees each stdout line as it comes (to act
@@ -89,7 +96,10 @@ export function runCli(
         if ('problem' in read) return reject(new Error(`--json printed a line that is not an install event (${read.problem}): ${l}`));
         events.push(read.event);
       }
-      const leftMounted = stderr.split('\n').filter((l) => l.startsWith(LEFT)).map((l) => l.slice(LEFT.length));
+      const leftMounted = stderr
+        .split('\n')
+        .filter((l) => l.startsWith(LEFT))
+        .map((l) => l.slice(LEFT.length));
       resolve({ code, stdout, stderr, events, leftMounted });
     });
   });

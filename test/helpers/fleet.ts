@@ -54,24 +54,21 @@ export async function startGate(upstream: string, opts: { maxDownloads: number; 
       released = true;
     };
     res.once('close', release);
-    const forward = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        const ok = blob !== undefined && (answer.statusCode ?? 0) < 300;
-        answer.on('data', (chunk: Buffer) => {
-          res.write(chunk);
-          if (!ok) return;
-          bytesServed += chunk.length;
-          answer.pause();
-          setTimeout(() => answer.resume(), (chunk.length / opts.bytesPerSecond) * 1000);
-        });
-        answer.once('end', () => {
-          res.end();
-          if (ok) served.set(blob, (served.get(blob) ?? 0) + 1);
-        });
-      },
-    );
+    const forward = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      const ok = blob !== undefined && (answer.statusCode ?? 0) < 300;
+      answer.on('data', (chunk: Buffer) => {
+        res.write(chunk);
+        if (!ok) return;
+        bytesServed += chunk.length;
+        answer.pause();
+        setTimeout(() => answer.resume(), (chunk.length / opts.bytesPerSecond) * 1000);
+      });
+      answer.once('end', () => {
+        res.end();
+        if (ok) served.set(blob, (served.get(blob) ?? 0) + 1);
+      });
+    });
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });

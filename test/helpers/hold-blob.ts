@@ -32,26 +32,23 @@ export async function holdBlob(upstreamServer: { url: string }, digest: string, 
   const server = await serve((req, res) => {
     const blob = req.method === 'GET' && (req.url ?? '').includes(`/blobs/${digest}`);
     const held = blob && !released;
-    const out = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
-      (up) => {
-        if (blob) blobResponses.push({ status: up.statusCode ?? 0, range: req.headers.range });
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        let sent = 0;
-        up.on('data', (chunk: Buffer) => {
-          res.write(chunk);
-          sent += chunk.length;
-          if (held && !released && sent >= afterBytes && !up.isPaused()) {
-            up.pause();
-            waiting.push(() => up.resume());
-            onReached();
-          }
-        });
-        up.on('end', () => res.end());
-        // Cut off mid-body as a dying registry does: a FIN after the last byte sent, so the client keeps them all.
-        up.on('error', () => res.socket?.end());
-      },
-    );
+    const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (up) => {
+      if (blob) blobResponses.push({ status: up.statusCode ?? 0, range: req.headers.range });
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      let sent = 0;
+      up.on('data', (chunk: Buffer) => {
+        res.write(chunk);
+        sent += chunk.length;
+        if (held && !released && sent >= afterBytes && !up.isPaused()) {
+          up.pause();
+          waiting.push(() => up.resume());
+          onReached();
+        }
+      });
+      up.on('end', () => res.end());
+      // Cut off mid-body as a dying registry does: a FIN after the last byte sent, so the client keeps them all.
+      up.on('error', () => res.socket?.end());
+    });
     out.on('error', () => res.destroy());
     res.on('close', () => out.destroy());
     req.pipe(out);

@@ -19,10 +19,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function serve(
-  handler: (req: IncomingMessage, res: ServerResponse, seen: SeenRequest[]) => void,
-  address = '127.0.0.1',
-): Promise<TestServer> {
+export async function serve(handler: (req: IncomingMessage, res: ServerResponse, seen: SeenRequest[]) => void, address = '127.0.0.1'): Promise<TestServer> {
   const requests: SeenRequest[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {

@@ -81,8 +81,15 @@ async function writeImage(blobs: string, spec: ImageSpec): Promise<{ manifest: B
 async function copyLayout(registry: TestRegistry, layout: string, tag: string, refTag: string, all: boolean) {
   const creds = registry.auth ? ['--dest-creds', `${registry.auth.username}:${registry.auth.password}`] : [];
   await execa('skopeo', [
-    '--insecure-policy', 'copy', '--quiet', '--preserve-digests', ...(all ? ['--all'] : []), '--dest-tls-verify=false', ...creds,
-    `oci:${layout}:${tag}`, `docker://${registry.host}/${refTag}`,
+    '--insecure-policy',
+    'copy',
+    '--quiet',
+    '--preserve-digests',
+    ...(all ? ['--all'] : []),
+    '--dest-tls-verify=false',
+    ...creds,
+    `oci:${layout}:${tag}`,
+    `docker://${registry.host}/${refTag}`,
   ]);
 }
 
@@ -102,10 +109,15 @@ export async function pushImage(registry: TestRegistry, refTag: string, spec: Im
   try {
     const { manifest, layerDigests } = await writeImage(blobs, spec);
     const tag = tagOf(refTag);
-    await writeFile(join(layout, 'index.json'), JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
-    }));
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } },
+        ],
+      }),
+    );
     await copyLayout(registry, layout, tag, refTag, false);
     return { manifestDigest: sha256(manifest), layerDigests };
   } finally {
@@ -130,10 +142,13 @@ export async function pushIndex(registry: TestRegistry, refTag: string, images: 
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries }));
     const { digest } = await writeBlob(blobs, index);
     const tag = tagOf(refTag);
-    await writeFile(join(layout, 'index.json'), JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest, size: index.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
-    }));
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest, size: index.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+      }),
+    );
     await copyLayout(registry, layout, tag, refTag, true);
     return { indexDigest: digest, manifestDigests: entries.map((e) => e.digest) };
   } finally {

@@ -79,9 +79,7 @@ export const REGISTRY_TOOLS = ['docker-registry', 'skopeo', 'htpasswd', 'openssl
 /** Why registry tests cannot run here (a tool missing), or undefined. No root needed: the registry listens on a high port. */
 export function missingRegistryTools(tools: string[] = REGISTRY_TOOLS): string | undefined {
   const missing = tools.filter((tool) => !hasTool(tool));
-  return missing.length
-    ? `needs ${missing.join(', ')} (apt-get install docker-registry skopeo apache2-utils openssl)`
-    : undefined;
+  return missing.length ? `needs ${missing.join(', ')} (apt-get install docker-registry skopeo apache2-utils openssl)` : undefined;
 }
 
 const EMPTY_CONFIG = Buffer.from('{}');
@@ -136,12 +134,42 @@ async function sha256File(path: string): Promise<string> {
 async function makeTlsFiles(dir: string): Promise<{ caFile: string; cert: string; key: string }> {
   const f = (name: string) => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await execa('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2',
-    '-subj', '/CN=shoal test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await execa('openssl', [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=shoal test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   await execa('openssl', ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
   await writeFile(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
-  await execa('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
-    '-out', f('server.crt'), '-days', '2', '-extfile', f('server.ext')]);
+  await execa('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    f('server.ext'),
+  ]);
   return { caFile: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
 }
 
@@ -158,8 +186,7 @@ function b64url(value: unknown): string {
 async function startTokenIssuer(dir: string, auth: RegistryAuth, counter: { requests: number }) {
   const keyFile = join(dir, 'token.key');
   const certFile = join(dir, 'token.crt');
-  await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile,
-    '-days', '2', '-subj', '/CN=shoal test token issuer']);
+  await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=shoal test token issuer']);
   const key: KeyObject = createPrivateKey(await readFile(keyFile));
   const certDer = new X509Certificate(await readFile(certFile)).raw.toString('base64');
   const expected = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
@@ -175,14 +202,26 @@ async function startTokenIssuer(dir: string, auth: RegistryAuth, counter: { requ
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"invalid credentials"}');
       return;
     }
-    const access = presented === undefined ? [] : url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).map((scope) => {
-      const parts = scope.split(':');
-      return { type: parts[0], name: parts.slice(1, -1).join(':'), actions: (parts.at(-1) ?? '').split(',') };
-    });
+    const access =
+      presented === undefined
+        ? []
+        : url.searchParams
+            .getAll('scope')
+            .flatMap((s) => s.split(' '))
+            .map((scope) => {
+              const parts = scope.split(':');
+              return { type: parts[0], name: parts.slice(1, -1).join(':'), actions: (parts.at(-1) ?? '').split(',') };
+            });
     const now = Math.floor(Date.now() / 1000);
     const claims = {
-      iss: TOKEN_ISSUER, sub: presented ? auth.username : '', aud: url.searchParams.get('service') ?? TOKEN_SERVICE,
-      exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access,
+      iss: TOKEN_ISSUER,
+      sub: presented ? auth.username : '',
+      aud: url.searchParams.get('service') ?? TOKEN_SERVICE,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomUUID(),
+      access,
     };
     const input = `${b64url({ typ: 'JWT', alg: 'RS256', x5c: [certDer] })}.${b64url(claims)}`;
     const token = `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
@@ -371,15 +410,7 @@ export async function pushArtifact(registry: TestRegistry, refTag: string, fileP
       }),
     );
     const creds = registry.auth ? ['--dest-creds', `${registry.auth.username}:${registry.auth.password}`] : [];
-    await execa('skopeo', [
-      '--insecure-policy',
-      'copy',
-      '--quiet',
-      '--dest-tls-verify=false',
-      ...creds,
-      `oci:${layout}:${tag}`,
-      `docker://${registry.host}/${refTag}`,
-    ]);
+    await execa('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', ...creds, `oci:${layout}:${tag}`, `docker://${registry.host}/${refTag}`]);
     return { digest, size, manifestDigest };
   } finally {
     await rm(layout, { recursive: true, force: true });

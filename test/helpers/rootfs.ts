@@ -2,7 +2,6 @@ import { sh } from './disk.ts';
 import { chmod, chown, link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-
 /**
  * A small Linux-like tree whose metadata a careless extract would lose: numeric owners with no
  * name in the maintenance OS, setuid, a sticky dir, an xattr, an ACL, a symlink and a hard link.

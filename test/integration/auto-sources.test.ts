@@ -71,7 +71,12 @@ const recipe = (disk: string, ociUrl: string) => ({
 
 /** Stand-ins for every step but the image step's preflight; `hold` makes the image step wait for the stop. */
 function steps(hold?: { reached: () => void }): Record<StepName, StepImpl> {
-  const standIn = (name: StepName): StepImpl => ({ title: `stand-in for ${name}`, async run(ctx) { ctx.log(`${name} stand-in`); } });
+  const standIn = (name: StepName): StepImpl => ({
+    title: `stand-in for ${name}`,
+    async run(ctx) {
+      ctx.log(`${name} stand-in`);
+    },
+  });
   const names: StepName[] = ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service', 'image-windows.service', 'bootloader-windows.service'];
   const all = Object.fromEntries(names.map((n) => [n, standIn(n)])) as Record<StepName, StepImpl>;
   all['image-linux.service'] = {
@@ -126,14 +131,20 @@ test('registry credentials from registry_username and registry_password on the t
   const without = await job('SRC-NO-CREDS', { cmdline: '', recipe: r });
   const refused = await without.run();
   assert.equal(refused.exitCode, 1, without.lines.join('\n'));
-  assert.deepEqual(bodyOf('SRC-NO-CREDS').map((b) => [b.status, b.failed_step]), [['failed', 'image-linux.service']]);
+  assert.deepEqual(
+    bodyOf('SRC-NO-CREDS').map((b) => [b.status, b.failed_step]),
+    [['failed', 'image-linux.service']],
+  );
   assert.match(without.lines.join('\n'), /401|credentials|unauthori[sz]ed/i);
 
   const withFiles = await job('SRC-CREDS', { cmdline: '', recipe: r, files: { registry_username: 'shoal\n', registry_password: `${PASSWORD}\n` } });
   const ok = await withFiles.run();
   const text = withFiles.lines.join('\n');
   assert.equal(ok.exitCode, 0, text);
-  assert.deepEqual(bodyOf('SRC-CREDS').map((b) => b.status), ['success']);
+  assert.deepEqual(
+    bodyOf('SRC-CREDS').map((b) => b.status),
+    ['success'],
+  );
   const log = await readFile(withFiles.log, 'utf8');
   assert.ok(!text.includes(PASSWORD) && !log.includes(PASSWORD), 'the password is in no output');
   assert.ok(!JSON.stringify(hook.requests.map((q) => q.body)).includes(PASSWORD), 'nor in any report');
@@ -152,7 +163,10 @@ test("shoal.image= replaces the recipe's oci_url: a recipe naming a missing tag 
   const text = over.lines.join('\n');
   assert.equal(out.exitCode, 0, text);
   assert.match(text, new RegExp(`${open.host}/os/rootfs:1`));
-  assert.deepEqual(bodyOf('SRC-IMAGE').map((b) => b.status), ['success']);
+  assert.deepEqual(
+    bodyOf('SRC-IMAGE').map((b) => b.status),
+    ['success'],
+  );
 });
 
 test('shoal.recipe=URL: the recipe is fetched from the URL (no task ISO), and the job runs and is reported', async (t) => {
@@ -164,8 +178,14 @@ test('shoal.recipe=URL: the recipe is fetched from the URL (no task ISO), and th
   const text = j.lines.join('\n');
   assert.equal(out.exitCode, 0, text);
   assert.match(text, new RegExp(`${recipes.host}/jobs/4711/recipe\\.json`), 'the console says where the recipe came from');
-  assert.deepEqual(bodyOf('SRC-URL').map((b) => b.status), ['success']);
-  assert.deepEqual(bodyOf('SRC-URL').map((b) => (b as { task_target?: string }).task_target), ['install-linux.target']);
+  assert.deepEqual(
+    bodyOf('SRC-URL').map((b) => b.status),
+    ['success'],
+  );
+  assert.deepEqual(
+    bodyOf('SRC-URL').map((b) => (b as { task_target?: string }).task_target),
+    ['install-linux.target'],
+  );
 });
 
 test('stopped while the image step is held (what SIGTERM does): exit 130, exactly one report, failed at that step', async (t) => {

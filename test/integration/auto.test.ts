@@ -69,17 +69,24 @@ function assertReport(r: ReceivedRequest, expected: Record<string, unknown>, opt
   assert.equal(body.dispatcher_version, pkg.version);
   assert.ok(Date.parse(String(body.started_at)) <= Date.parse(String(body.finished_at)));
   const allowed = ['status', 'failed_step', 'delivery_id', 'task_target', 'started_at', 'finished_at', 'dispatcher_version', 'schema_id'];
-  assert.deepEqual(Object.keys(body).filter((k) => !allowed.includes(k)), [], 'only the contract fields');
+  assert.deepEqual(
+    Object.keys(body).filter((k) => !allowed.includes(k)),
+    [],
+    'only the contract fields',
+  );
   assert.equal(r.headers['x-webhook-secret'], opts.secret === false ? undefined : SECRET);
   assert.ok(!r.text.includes(SECRET), 'the secret is never in the body');
 }
 
 async function events(log: string): Promise<InstallEvent[]> {
-  return (await readFile(log, 'utf8')).trim().split('\n').map((l) => {
-    const read = parseEventLine(l);
-    if ('problem' in read) throw new Error(`the install log holds a line that is not an install event (${read.problem}): ${l}`);
-    return read.event;
-  });
+  return (await readFile(log, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const read = parseEventLine(l);
+      if ('problem' in read) throw new Error(`the install log holds a line that is not an install event (${read.problem}): ${l}`);
+      return read.event;
+    });
 }
 
 const LINUX_RECIPE = (disk: string) => ({
@@ -294,7 +301,10 @@ test('success: the plan runs, the controller hears "success" (after a 503, same 
     assert.equal(out.status, 'success');
     assert.deepEqual(power, ['poweroff']);
     const posts = flaky.requests.filter((r) => r.method === 'POST');
-    assert.deepEqual(posts.map((p) => p.status), [503, 200]);
+    assert.deepEqual(
+      posts.map((p) => p.status),
+      [503, 200],
+    );
     assert.equal((posts[0]!.body as { delivery_id: string }).delivery_id, (posts[1]!.body as { delivery_id: string }).delivery_id);
     assertReport(posts[1]!, { status: 'success', failed_step: undefined, task_target: 'install-linux.target', schema_id: '1' });
     assert.match(text, /==> partition\.service: stand-in/);

@@ -48,7 +48,10 @@ function parseRegExport(text: string, prefix: string): Map<string, Map<string, R
       b.writeUInt32LE(parseInt(m[1] as string, 16));
       parsed = { type: 4, data: b };
     } else if ((m = /^hex(?:\(([0-9a-f]+)\))?:(.*)$/i.exec(rhs))) {
-      const hex = (m[2] as string).split(',').filter((x) => x !== '').join('');
+      const hex = (m[2] as string)
+        .split(',')
+        .filter((x) => x !== '')
+        .join('');
       parsed = { type: m[1] === undefined ? 3 : parseInt(m[1], 16), data: Buffer.from(hex, 'hex') };
     } else if ((m = /^"((?:[^"\\]|\\.)*)"$/.exec(rhs))) {
       parsed = { type: 1, data: Buffer.from((m[1] as string).replace(/\\(.)/g, '$1') + '\0', 'utf16le') };
@@ -114,7 +117,14 @@ test('BCD store: every object, type and element as hivexregedit reads it', { ski
   const reg = exportHive(file);
   const el = (obj: string, id: string) => reg.get(`Objects\\{${obj}}\\Elements\\${id}`)?.get('Element');
 
-  assert.deepEqual(reg.get('Description'), new Map([['KeyName', sz('BCD00000000')], ['System', dword(1)], ['TreatAsSystem', dword(1)]]));
+  assert.deepEqual(
+    reg.get('Description'),
+    new Map([
+      ['KeyName', sz('BCD00000000')],
+      ['System', dword(1)],
+      ['TreatAsSystem', dword(1)],
+    ]),
+  );
 
   const objects = [...reg.keys()].filter((k) => /^Objects\\[^\\]+$/.test(k)).map((k) => k.slice('Objects\\'.length));
   const expectedTypes: Record<string, number> = {
@@ -129,7 +139,12 @@ test('BCD store: every object, type and element as hivexregedit reads it', { ski
     [BCD_GUIDS.hypervisorsettings]: 0x20200003,
     [BCD_GUIDS.resumeloadersettings]: 0x20200004,
   };
-  assert.deepEqual(objects.sort(), Object.keys(expectedTypes).map((g) => `{${g}}`).sort());
+  assert.deepEqual(
+    objects.sort(),
+    Object.keys(expectedTypes)
+      .map((g) => `{${g}}`)
+      .sort(),
+  );
   for (const [guid, type] of Object.entries(expectedTypes)) {
     assert.deepEqual(reg.get(`Objects\\{${guid}}\\Description`)?.get('Type'), dword(type), `type of ${guid}`);
   }
@@ -170,17 +185,19 @@ test('BCD store: every object, type and element as hivexregedit reads it', { ski
   assert.deepEqual(el(RESUME, '14000006'), multi([`{${BCD_GUIDS.resumeloadersettings}}`]));
 
   assert.deepEqual(el(BCD_GUIDS.bootloadersettings, '14000006'), multi([`{${BCD_GUIDS.globalsettings}}`, `{${BCD_GUIDS.hypervisorsettings}}`]));
-  assert.deepEqual(
-    el(BCD_GUIDS.globalsettings, '14000006'),
-    multi([`{${BCD_GUIDS.dbgsettings}}`, `{${BCD_GUIDS.emssettings}}`, `{${BCD_GUIDS.badmemory}}`]),
-  );
+  assert.deepEqual(el(BCD_GUIDS.globalsettings, '14000006'), multi([`{${BCD_GUIDS.dbgsettings}}`, `{${BCD_GUIDS.emssettings}}`, `{${BCD_GUIDS.badmemory}}`]));
   assert.deepEqual(el(BCD_GUIDS.dbgsettings, '15000011'), u64(4));
   assert.deepEqual(el(BCD_GUIDS.emssettings, '16000020'), bin(Buffer.from([0])));
   assert.deepEqual(el(BCD_GUIDS.hypervisorsettings, '250000f5'), u64(115200));
 
   // Every key the builder made is there, and nothing else.
   const { tree } = bcdStoreTree({ diskGuid: DISK, espPartitionGuid: ESP, windowsPartitionGuid: WIN, loaderGuid: LOADER, resumeGuid: RESUME });
-  assert.deepEqual([...reg.keys()].sort(), flatten(tree).map(([p]) => p).sort());
+  assert.deepEqual(
+    [...reg.keys()].sort(),
+    flatten(tree)
+      .map(([p]) => p)
+      .sort(),
+  );
 });
 
 test('BCD store: hivexsh navigates it, and can modify and commit it', { skip }, (t) => {

@@ -60,11 +60,18 @@ test('the boot loader step on this host: run whole where the kernel mounts vfat,
   if (!skipUnless(t, ['docker-registry', 'skopeo', 'sgdisk', 'mkfs.vfat', 'mkfs.ext4', 'zstd', 'mmdebstrap', 'mdir'])) return;
   const tarball = await buildFixtureRootfs();
   registry = await startRegistry();
-  await pushArtifact(registry, 'os/fixture:1', tarball, { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', artifactType: 'application/vnd.shoal.rootfs.tar.zst', title: 'rootfs.tar.zst' });
+  await pushArtifact(registry, 'os/fixture:1', tarball, {
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd',
+    artifactType: 'application/vnd.shoal.rootfs.tar.zst',
+    title: 'rootfs.tar.zst',
+  });
   await writeFile(recipePath, JSON.stringify(recipe(disk, `${registry.host}/os/fixture:1`)));
   const run = await runCli(['install', '--recipe', recipePath, '--yes', '--json'], { noFirmware: true, timeoutMs: 900_000 });
   assert.equal(run.code, 0, run.stdout.slice(-4000) + run.stderr);
-  assert.ok(resultOf(run)!.steps.some((s) => s.step === 'bootloader-linux.service'), 'the boot loader step ran');
+  assert.ok(
+    resultOf(run)!.steps.some((s) => s.step === 'bootloader-linux.service'),
+    'the boot loader step ran',
+  );
   assert.ok(
     run.events.some((e) => e.type === 'log' && e.level === 'warn' && /no efivars: no firmware boot entry written/.test(e.message)),
     'the firmware was hidden: no entry written, a warning',

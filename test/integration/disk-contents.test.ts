@@ -65,11 +65,14 @@ test('the plan says what is on the disk now: partition table, filesystems and la
   assert.deepEqual(root?.os, { kind: 'linux', id: 'debian', name: 'Debian GNU/Linux 12 (bookworm)' });
   assert.ok((root?.usedBytes ?? 0) > 0, 'the space in use is measured');
   const text = renderPlan(plan);
-  assert.match(text, /ON THE DISK NOW:\n {2}GPT partition table\n {2}\S+p1 {2}32\.0 MiB {2}vfat {2}"EFI"\n {2}\S+p2 .* {2}ext4 {2}"root" {2}Debian GNU\/Linux 12 \(bookworm\) {2}[\d.]+ \w+ in use/);
+  assert.match(
+    text,
+    /ON THE DISK NOW:\n {2}GPT partition table\n {2}\S+p1 {2}32\.0 MiB {2}vfat {2}"EFI"\n {2}\S+p2 .* {2}ext4 {2}"root" {2}Debian GNU\/Linux 12 \(bookworm\) {2}[\d.]+ \w+ in use/,
+  );
   assert.deepEqual(await mountsOf(loop), []);
 });
 
-test("a hostile os-release cannot put terminal escape sequences into the plan", async (t) => {
+test('a hostile os-release cannot put terminal escape sequences into the plan', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const { loop } = await oldDisk(t, { 'etc/os-release': 'PRETTY_NAME="\u001b]0;owned\u0007\u001b[2JEvil OS\u009b"\nID=evil\n' });
   const { plan } = await prepareInstall(recipe(loop), { machine: MACHINE });
@@ -114,12 +117,18 @@ test('a Windows found by its SOFTWARE hive (NTFS mounted read-only, hivexget) is
   try {
     await mkdir(join(mnt, 'Windows/System32/config'), { recursive: true });
     const product = { name: 'CurrentVersion', values: [{ name: 'ProductName', type: 'REG_SZ' as const, data: 'Windows Server 2022 Standard' }] };
-    await writeFile(join(mnt, 'Windows/System32/config/SOFTWARE'), buildHive({ name: 'ROOT', children: [{ name: 'Microsoft', children: [{ name: 'Windows NT', children: [product] }] }] }));
+    await writeFile(
+      join(mnt, 'Windows/System32/config/SOFTWARE'),
+      buildHive({ name: 'ROOT', children: [{ name: 'Microsoft', children: [{ name: 'Windows NT', children: [product] }] }] }),
+    );
   } finally {
     sh(`umount ${mnt}`);
   }
   const before = await sha256File(image);
-  await assert.rejects(prepareInstall(recipe(loop, { wipe: 'empty-or-same' }), { machine: MACHINE }), /\S+p2 holds Windows Server 2022 Standard \(ID windows\), not the OS being installed \(debian/);
+  await assert.rejects(
+    prepareInstall(recipe(loop, { wipe: 'empty-or-same' }), { machine: MACHINE }),
+    /\S+p2 holds Windows Server 2022 Standard \(ID windows\), not the OS being installed \(debian/,
+  );
   assert.equal(await sha256File(image), before);
   assert.deepEqual(await mountsOf(loop), []);
 });

@@ -28,13 +28,16 @@ after(async () => {
 
 async function recipeFile(name: string, disk: string): Promise<string> {
   const path = join(work, `${name}.json`);
-  await writeFile(path, JSON.stringify({
-    task_target: 'install-linux.target',
-    target_disk: disk,
-    // Never reached: the guard refuses before the first step, and plan does not pull.
-    oci_url: '127.0.0.1:9/os/rootfs:1',
-    partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
-  }));
+  await writeFile(
+    path,
+    JSON.stringify({
+      task_target: 'install-linux.target',
+      target_disk: disk,
+      // Never reached: the guard refuses before the first step, and plan does not pull.
+      oci_url: '127.0.0.1:9/os/rootfs:1',
+      partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
+    }),
+  );
   return path;
 }
 
@@ -54,19 +57,26 @@ async function loopDisk(t: TestContext, name: string) {
 }
 
 const cliInstall = async (name: string, disk: string) =>
-  runCli(['install', '--recipe', await recipeFile(name, disk), '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, `${name}.jsonl`)], { timeoutMs: 60_000 });
+  runCli(['install', '--recipe', await recipeFile(name, disk), '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, `${name}.jsonl`)], {
+    timeoutMs: 60_000,
+  });
 
 async function autoInstall(name: string, disk: string) {
   const task = join(work, `${name}-task`);
   await mkdir(task, { recursive: true });
-  await writeFile(join(task, 'recipe.json'), JSON.stringify({
-    task_target: 'install-linux.target',
-    target_disk: '/dev/disk-that-is-not-here',
-    oci_url: '127.0.0.1:9/os/rootfs:1',
-    partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
-  }));
+  await writeFile(
+    join(task, 'recipe.json'),
+    JSON.stringify({
+      task_target: 'install-linux.target',
+      target_disk: '/dev/disk-that-is-not-here',
+      oci_url: '127.0.0.1:9/os/rootfs:1',
+      partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
+    }),
+  );
   await writeFile(join(task, 'cmdline'), `shoal.auto shoal.disk=${disk} shoal.net_wait=0\n`);
-  return runCli(['auto', '--cmdline', join(task, 'cmdline'), '--defaults', join(task, 'no-defaults'), '--task-dir', task, '--log', join(work, `${name}.jsonl`)], { timeoutMs: 60_000 });
+  return runCli(['auto', '--cmdline', join(task, 'cmdline'), '--defaults', join(task, 'no-defaults'), '--task-dir', task, '--log', join(work, `${name}.jsonl`)], {
+    timeoutMs: 60_000,
+  });
 }
 
 const explain = (r: CliRun) => `exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr}`;

@@ -41,18 +41,32 @@ after(async () => {
 
 async function recipeFile(name: string, host: string, extra: Record<string, unknown> = {}): Promise<string> {
   const path = join(work, `${name}.json`);
-  await writeFile(path, JSON.stringify({
-    task_target: 'install-linux.target',
-    target_disk: '/dev/null-disk',
-    oci_url: `${host}/os/rootfs:1`,
-    partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
-    ...extra,
-  }));
+  await writeFile(
+    path,
+    JSON.stringify({
+      task_target: 'install-linux.target',
+      target_disk: '/dev/null-disk',
+      oci_url: `${host}/os/rootfs:1`,
+      partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
+      ...extra,
+    }),
+  );
   return path;
 }
 
-const installArgs = (recipe: string, disk: string, log: string) =>
-  ['install', '--recipe', recipe, '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, log)];
+const installArgs = (recipe: string, disk: string, log: string) => [
+  'install',
+  '--recipe',
+  recipe,
+  '--disk',
+  disk,
+  '--yes',
+  '--json',
+  '--stop-before',
+  'bootloader-linux.service',
+  '--log',
+  join(work, log),
+];
 
 /** Start an install whose pull the proxy holds; resolves once it is held there, with the process and its end. */
 async function heldInstall(name: string, disk: string) {
@@ -195,7 +209,10 @@ test('auto mode: SIGTERM before the first step: exit 130 and one clear failure',
   const silent = await serve(() => asked());
   const dir = await mkdtemp(join(work, 'auto-early-'));
   try {
-    await writeFile(join(dir, 'recipe.json'), await readFile(await recipeFile('auto-early', registry.host, { target_disk: disk, user_data: { url: `http://${silent.host}/user-data` } })));
+    await writeFile(
+      join(dir, 'recipe.json'),
+      await readFile(await recipeFile('auto-early', registry.host, { target_disk: disk, user_data: { url: `http://${silent.host}/user-data` } })),
+    );
     await writeFile(join(dir, 'cmdline'), 'quiet shoal.auto\n');
     let signalled = 0;
     const r = await runCli(['auto', '--cmdline', join(dir, 'cmdline'), '--task-dir', dir, '--log', join(dir, 'auto.jsonl')], {

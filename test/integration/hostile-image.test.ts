@@ -150,9 +150,12 @@ test('an image whose etc/fstab, NoCloud user-data and meta-data are links to the
     assert.match(await readFile(join(root, 'etc/fstab'), 'utf8'), /^UUID=\S+ \/ ext4 errors=remount-ro 0 1$/m);
     await assertSeed(join(root, 'var/lib/cloud/seed/nocloud'));
     for (const f of ['/etc/fstab', '/var/lib/cloud/seed/nocloud/user-data', '/var/lib/cloud/seed/nocloud/meta-data']) {
-      assert.ok(logs.some((m) => m.startsWith(`${f} in the image is a symlink (to `) && m.endsWith('replaced with a regular file')), `${f}: ${logs.join('\n')}`);
+      assert.ok(
+        logs.some((m) => m.startsWith(`${f} in the image is a symlink (to `) && m.endsWith('replaced with a regular file')),
+        `${f}: ${logs.join('\n')}`,
+      );
     }
-    assert.equal(await readlink(join(root, 'dev')), `${host}/leaves/dev`, 'the image\'s own dev link is left as it is');
+    assert.equal(await readlink(join(root, 'dev')), `${host}/leaves/dev`, "the image's own dev link is left as it is");
   });
 });
 
@@ -173,6 +176,10 @@ test('a harmless image with absolute and relative links (resolv.conf, mtab) inst
     assert.equal(await readlink(join(root, 'etc/mtab')), '../proc/self/mounts');
     assert.ok((await lstat(join(root, 'etc/fstab'))).isFile());
     await assertSeed(join(root, 'var/lib/cloud/seed/nocloud'));
-    assert.deepEqual(logs.filter((m) => m.includes('symlink')), [], 'nothing was replaced');
+    assert.deepEqual(
+      logs.filter((m) => m.includes('symlink')),
+      [],
+      'nothing was replaced',
+    );
   });
 });

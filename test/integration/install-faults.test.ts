@@ -56,13 +56,16 @@ function usedDisk(name: string, size = '512M'): string {
 
 async function recipeFile(name: string, extra: Record<string, unknown>): Promise<string> {
   const path = join(work, `${name}.json`);
-  await writeFile(path, JSON.stringify({
-    task_target: 'install-linux.target',
-    target_disk: '/dev/null-disk',
-    oci_url: `${open.host}/os/rootfs:good`,
-    partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
-    ...extra,
-  }));
+  await writeFile(
+    path,
+    JSON.stringify({
+      task_target: 'install-linux.target',
+      target_disk: '/dev/null-disk',
+      oci_url: `${open.host}/os/rootfs:good`,
+      partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/', label: 'root' }],
+      ...extra,
+    }),
+  );
   return path;
 }
 
@@ -75,7 +78,6 @@ async function stillMounted(log: string): Promise<string[]> {
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '');
   return [...dirs].filter((d) => mounts.some((m) => m === d || m.startsWith(`${d}/`)));
 }
-
 
 test('a layout bigger than the disk is refused (exit 3) and the disk is untouched', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
@@ -196,7 +198,10 @@ test('a registry that hangs mid-pull: the progress says so (rate down to 0, seco
     const progress = r.events.filter((e) => e.type === 'progress');
     const stalled = progress.filter((e) => e.idleSeconds !== undefined);
     assert.ok(stalled.length >= 3, `progress went on while nothing moved (${stalled.length} events with idleSeconds)`);
-    assert.ok(stalled.some((e) => e.idleSeconds! >= 5 && e.rate === 0 && e.etaSeconds === undefined), 'after five quiet seconds the rate is 0 and there is no ETA');
+    assert.ok(
+      stalled.some((e) => e.idleSeconds! >= 5 && e.rate === 0 && e.etaSeconds === undefined),
+      'after five quiet seconds the rate is 0 and there is no ETA',
+    );
     assert.equal(progress.at(-1)?.bytes, bigSize, 'the pull finished after the registry woke up');
     assert.equal(progress.at(-1)?.idleSeconds, undefined);
   } finally {
@@ -214,7 +219,19 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       let child: ChildProcess | undefined;
       const log = `${signal}.jsonl`;
       const run = runCli(
-        ['install', '--recipe', await recipeFile(signal, { oci_url: `${hold.host}/os/rootfs:big` }), '--disk', disk, '--yes', '--json', '--stop-before', 'bootloader-linux.service', '--log', join(work, log)],
+        [
+          'install',
+          '--recipe',
+          await recipeFile(signal, { oci_url: `${hold.host}/os/rootfs:big` }),
+          '--disk',
+          disk,
+          '--yes',
+          '--json',
+          '--stop-before',
+          'bootloader-linux.service',
+          '--log',
+          join(work, log),
+        ],
         { onSpawn: (c) => (child = c) },
       );
       await hold.reached;

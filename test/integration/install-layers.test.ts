@@ -67,7 +67,7 @@ before(async () => {
   await rm(join(l2, 'gone'), { recursive: true });
   await put(l2, '.wh.gone', '');
   await put(l2, 'opq/.wh..wh..opq', '');
-  await put(l2, 'opq/new', 'this layer\'s\n');
+  await put(l2, 'opq/new', "this layer's\n");
   await put(l2, 'todir/inside', 'now a directory\n');
   await put(l2, 'tofile', 'now a file\n');
   await put(l2, '.wh.redo', '');
@@ -111,7 +111,7 @@ async function expectedTree(dir: string) {
   await put(dir, 'etc/hosts', '127.0.0.1 base-host\n');
   await put(dir, 'etc/resolv.conf', 'nameserver 192.0.2.53\n');
   await put(dir, 'etc/hostname', 'base\n');
-  await put(dir, 'opq/new', 'this layer\'s\n');
+  await put(dir, 'opq/new', "this layer's\n");
   await put(dir, 'keep/x', 'kept\n');
   await put(dir, 'todir/inside', 'now a directory\n');
   await put(dir, 'tofile', 'now a file\n');
@@ -184,13 +184,19 @@ test('three layers (gzip, zstd, tar): whiteouts, opaque dir, replacements, hard 
   const phases = new Set(progress.map((e) => (e.type === 'progress' ? e.phase : undefined)));
   assert.ok(phases.has('layer 3 of 3'), `progress names the layer: ${[...phases].join(', ')}`);
   for (const [i, digest] of pushed.layerDigests.entries()) assert.ok(logs.some((l) => l.includes(`layer ${i + 1} of 3: ${digest}`)));
-  assert.ok(logs.some((l) => /^warn \/etc\/hosts: layer 2 left it empty .*restored the 20 bytes/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /^warn \/etc\/hosts: layer 2 left it empty .*restored the 20 bytes/.test(l)),
+    logs.join('\n'),
+  );
   assert.ok(logs.some((l) => /^warn \/etc\/hostname: layer 3 left it empty/.test(l)));
   assert.ok(logs.some((l) => /^warn \/\.dockerenv: removed/.test(l)));
-  assert.ok(logs.some((l) => /layer 2 of 3 unpacked; 4 whiteouts and 1 opaque directories: .*; 1 directories replaced by files \(\/tofile\)/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /layer 2 of 3 unpacked; 4 whiteouts and 1 opaque directories: .*; 1 directories replaced by files \(\/tofile\)/.test(l)),
+    logs.join('\n'),
+  );
 });
 
-test('an index: the manifest of this machine\'s platform is installed and reported', async (t) => {
+test("an index: the manifest of this machine's platform is installed and reported", async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const mine = join(work, 'plat-mine');
   const other = join(work, 'plat-other');
@@ -215,7 +221,7 @@ test('an index: the manifest of this machine\'s platform is installed and report
   assert.match(await rootTree(disk, 'index', async (root) => sh(`cat ${root}/usr/lib/os-release`)), /ID=mine/);
 });
 
-test('an index without this machine\'s platform is refused before anything is written, naming the platforms it has', async (t) => {
+test("an index without this machine's platform is refused before anything is written, naming the platforms it has", async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const tree = join(work, 'plat-foreign');
   await put(tree, 'usr/lib/os-release', 'ID=foreign\n');
@@ -238,7 +244,7 @@ test('an index without this machine\'s platform is refused before anything is wr
   assert.equal(await sha256File(disk), before, 'the disk is unchanged');
 });
 
-test('a layer writing through an earlier layer\'s symlink to the host is refused; nothing lands on the host', async (t) => {
+test("a layer writing through an earlier layer's symlink to the host is refused; nothing lands on the host", async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const base = join(work, 'esc1');
   await put(base, 'usr/lib/os-release', 'ID=esc\n');
@@ -260,13 +266,20 @@ test('a layer writing through an earlier layer\'s symlink to the host is refused
   assert.deepEqual(await readdir(hostSide), ['victim'], 'nothing was written on the host');
 });
 
-test('the console\'s image facts come from the index, manifest and config alone: platform digest, layers, total size, OS from labels', async (t) => {
+test("the console's image facts come from the index, manifest and config alone: platform digest, layers, total size, OS from labels", async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const tree = join(work, 'facts');
   await put(tree, 'usr/lib/os-release', 'ID=facts\n');
   const tar = layerTar(tree, join(work, 'facts.tar'));
   const labels = { 'org.opencontainers.image.title': 'Debian bootc', 'org.opencontainers.image.version': '13.2' };
-  const spec = (architecture: string): ImageSpec => ({ layers: [{ tar, compression: 'gzip' }, { tar, compression: 'zstd' }], architecture, labels });
+  const spec = (architecture: string): ImageSpec => ({
+    layers: [
+      { tar, compression: 'gzip' },
+      { tar, compression: 'zstd' },
+    ],
+    architecture,
+    labels,
+  });
   const index = await pushIndex(registry, 'os/facts:1', [spec(otherArch), spec(machineArch)]);
   const browser = openRegistry(registry.host, { plainHttp: [registry.host] });
   try {

@@ -80,7 +80,10 @@ for (const tag of ['gz', 'zst', 'xz']) {
     assert.equal(run.code, 0, `${run.stderr}\n${run.stdout.slice(-3000)}`);
     const result = resultOf(run)!;
     assert.equal(result.ok, true);
-    assert.deepEqual(result.steps.map((s) => s.step), ['partition.service', 'image-linux.service', 'config-drive.service']);
+    assert.deepEqual(
+      result.steps.map((s) => s.step),
+      ['partition.service', 'image-linux.service', 'config-drive.service'],
+    );
     assert.ok(run.events.some((e) => e.type === 'step-skip' && e.step === 'bootloader-linux.service'));
     const progress = run.events.filter((e) => e.type === 'progress');
     assert.ok(progress.length >= 1, 'progress events were emitted');
@@ -95,7 +98,11 @@ for (const tag of ['gz', 'zst', 'xz']) {
     const targets = new Set(log.match(/\/run\/shoal-install\/target-\w+/g));
     assert.ok(targets.size > 0, 'the log names the target directory');
     const mounted = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '');
-    assert.deepEqual(mounted.filter((m) => [...targets].some((t) => m === t || m.startsWith(`${t}/`))), [], 'nothing left mounted');
+    assert.deepEqual(
+      mounted.filter((m) => [...targets].some((t) => m === t || m.startsWith(`${t}/`))),
+      [],
+      'nothing left mounted',
+    );
 
     const gpt = sh(`sgdisk --print ${disk}`);
     assert.match(gpt, /Number\s+Start/);
@@ -109,8 +116,14 @@ for (const tag of ['gz', 'zst', 'xz']) {
     const img = await inspectImage(disk, join(work, `mnt-${tag}`));
     try {
       const labels = [1, 2, 3, 4, 5].map((n) => img.blkid(n));
-      assert.deepEqual(labels.map((b) => b.TYPE), ['vfat', 'vfat', 'swap', 'ext4', 'xfs']);
-      assert.deepEqual(labels.map((b) => b.LABEL), ['EFI', 'cidata', 'swap', 'root', 'var']);
+      assert.deepEqual(
+        labels.map((b) => b.TYPE),
+        ['vfat', 'vfat', 'swap', 'ext4', 'xfs'],
+      );
+      assert.deepEqual(
+        labels.map((b) => b.LABEL),
+        ['EFI', 'cidata', 'swap', 'root', 'var'],
+      );
       for (const p of result.partitions) assert.equal(labels[p.number - 1]!.UUID, p.fsUuid);
 
       const root = await img.mount(4, 'root', 'ext4');

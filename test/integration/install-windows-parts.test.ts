@@ -84,7 +84,10 @@ test('parsers: mountinfo, efibootmgr -v, sgdisk, State.ini', () => {
     { num: '0003', label: 'Windows Boot Manager', partGuid: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' },
     { num: '0004', label: 'UEFI Shell', partGuid: undefined },
   ]);
-  assert.equal(sgdiskGuid('Disk /dev/loop0: 2097152 sectors\nDisk identifier (GUID): 0B5B1F5C-1111-4222-8333-944455556666\n', 'Disk identifier (GUID)'), '0b5b1f5c-1111-4222-8333-944455556666');
+  assert.equal(
+    sgdiskGuid('Disk /dev/loop0: 2097152 sectors\nDisk identifier (GUID): 0B5B1F5C-1111-4222-8333-944455556666\n', 'Disk identifier (GUID)'),
+    '0b5b1f5c-1111-4222-8333-944455556666',
+  );
   assert.equal(parseStateIni(Buffer.from('[State]\r\nImageState=IMAGE_STATE_COMPLETE\r\n')), 'IMAGE_STATE_COMPLETE');
   const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('[State]\r\nImageState=IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE\r\n', 'utf16le')]);
   assert.equal(parseStateIni(utf16), 'IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE');
@@ -135,7 +138,10 @@ test('staging: refused with a clear message when the staging directory is too sm
   try {
     const env = { [STAGING_ENV]: tiny };
     await assert.rejects(chooseStaging(100 * 1024 * 1024, env), (e: Error) => {
-      assert.match(e.message, new RegExp(`not enough space to stage the WIM in ${tiny} \\(SHOAL_STAGING_DIR\\): it needs 165 MiB \\(the 100 MiB WIM \\+ 65\\.0 MiB margin\\), 16\\.0 MiB is free`));
+      assert.match(
+        e.message,
+        new RegExp(`not enough space to stage the WIM in ${tiny} \\(SHOAL_STAGING_DIR\\): it needs 165 MiB \\(the 100 MiB WIM \\+ 65\\.0 MiB margin\\), 16\\.0 MiB is free`),
+      );
       assert.match((e as Error & { hint: string }).hint, /--pipable/);
       return true;
     });
@@ -238,7 +244,9 @@ test('firmware entry: stale "Windows Boot Manager" entries (partition gone) are 
     `Boot0004* Windows Boot Manager\tHD(1,GPT,${live},0x800,0xfa000)/File(\\EFI\\Microsoft\\Boot\\bootmgfw.efi)`,
     `Boot0005* debian\tHD(1,GPT,${gone},0x800,0xfa000)/File(\\EFI\\debian\\shimx64.efi)`,
   ].join('\n');
-  await writeFile(join(bin, 'efibootmgr'), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\n[ "$1" = -v ] && printf '%b\\n' '${listing.replaceAll("'", "")}'\nexit 0\n`, { mode: 0o755 });
+  await writeFile(join(bin, 'efibootmgr'), `#!/bin/sh\nprintf '%s\\n' "$*" >> ${calls}\n[ "$1" = -v ] && printf '%b\\n' '${listing.replaceAll("'", '')}'\nexit 0\n`, {
+    mode: 0o755,
+  });
   const loop = attachLoop(img, { partscan: true });
   const path = process.env.PATH;
   process.env.PATH = `${bin}:${path}`;

@@ -28,22 +28,9 @@ import {
   type WindowsWims,
 } from '../helpers/windows-tree.ts';
 
-const TOOLS = [
-  ...WINDOWS_TREE_TOOLS,
-  'docker-registry',
-  'skopeo',
-  'sgdisk',
-  'mkfs.vfat',
-  'wimapply',
-  'mcopy',
-  'mdir',
-  'mtype',
-  'hivexget',
-  'hivexregedit',
-  'ntfsinfo',
-  'losetup',
-];
-const UNATTEND = '<?xml version="1.0"?>\n<unattend xmlns="urn:schemas-microsoft-com:unattend"><AdministratorPassword><Value>Sup3r-Secret-Pa55</Value></AdministratorPassword></unattend>\n';
+const TOOLS = [...WINDOWS_TREE_TOOLS, 'docker-registry', 'skopeo', 'sgdisk', 'mkfs.vfat', 'wimapply', 'mcopy', 'mdir', 'mtype', 'hivexget', 'hivexregedit', 'ntfsinfo', 'losetup'];
+const UNATTEND =
+  '<?xml version="1.0"?>\n<unattend xmlns="urn:schemas-microsoft-com:unattend"><AdministratorPassword><Value>Sup3r-Secret-Pa55</Value></AdministratorPassword></unattend>\n';
 const SECRET = 'Sup3r-Secret-Pa55';
 const WIM_ARTIFACT = 'application/vnd.shoal.windows.wim';
 
@@ -66,7 +53,9 @@ before(async () => {
   corruptWim = join(work, 'wims', 'corrupt.wim');
   execFileSync('wimexport', [wims.regular, '1', corruptWim, '--pipable'], { stdio: 'ignore' });
   // Also unlabelled (opaque type, no .wim title): only the bytes say it is a (pipable) WIM.
-  corruptDigest = (await pushArtifact(registry, 'os-images/windows:corrupt', corruptWim, { mediaType: 'application/octet-stream', artifactType: WIM_ARTIFACT, title: 'windows-image' })).digest;
+  corruptDigest = (
+    await pushArtifact(registry, 'os-images/windows:corrupt', corruptWim, { mediaType: 'application/octet-stream', artifactType: WIM_ARTIFACT, title: 'windows-image' })
+  ).digest;
 });
 
 after(async () => {
@@ -133,10 +122,16 @@ function exportBcd(file: string): Map<string, Map<string, string>> {
   return keys;
 }
 
-const hexBytes = (rhs: string | undefined) => Buffer.from((rhs ?? '').replace(/^hex(\([0-9a-f]+\))?:/, '').split(',').join(''), 'hex');
+const hexBytes = (rhs: string | undefined) =>
+  Buffer.from(
+    (rhs ?? '')
+      .replace(/^hex(\([0-9a-f]+\))?:/, '')
+      .split(',')
+      .join(''),
+    'hex',
+  );
 /** REG_SZ / REG_MULTI_SZ exported as hex(1)/hex(7) (UTF-16LE) or as a quoted string. */
-const regText = (rhs: string | undefined) =>
-  rhs?.startsWith('"') ? rhs.slice(1, -1).replace(/\\(.)/g, '$1') : hexBytes(rhs).toString('utf16le').replace(/\0+$/, '');
+const regText = (rhs: string | undefined) => (rhs?.startsWith('"') ? rhs.slice(1, -1).replace(/\\(.)/g, '$1') : hexBytes(rhs).toString('utf16le').replace(/\0+$/, ''));
 
 async function withImage<T>(disk: string, body: (part: (n: number) => string) => Promise<T>): Promise<T> {
   const loop = attachLoop(disk, { partscan: true, readOnly: true });
@@ -197,7 +192,10 @@ test('pipable WIM streamed from the registry: GPT, NTFS tree with ACLs/short nam
   assert.equal(run.code, 0, explain(run));
   const result = resultOf(run)!;
   assert.equal(result.ok, true);
-  assert.deepEqual(result.steps.map((s) => s.step), ['partition.service', 'image-windows.service', 'bootloader-windows.service']);
+  assert.deepEqual(
+    result.steps.map((s) => s.step),
+    ['partition.service', 'image-windows.service', 'bootloader-windows.service'],
+  );
   assertNothingLeft(disk, run);
 
   // Listing, progress, logs.
@@ -206,11 +204,17 @@ test('pipable WIM streamed from the registry: GPT, NTFS tree with ACLs/short nam
   t.diagnostic(`WIM listing read ${listed.read} of ${listed.size} bytes`);
   progressChecks(run);
   const logs = logLines(run);
-  assert.ok(logs.some((l) => l.includes(`will apply image 1 "${wims.names[0]}" (edition ServerStandard`)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => l.includes(`will apply image 1 "${wims.names[0]}" (edition ServerStandard`)),
+    logs.join('\n'),
+  );
   assert.ok(logs.some((l) => l.includes('the WIM is pipable: streaming it')));
   assert.ok(logs.some((l) => /unattend\.xml: \d+ bytes, sha256 [0-9a-f]{16} -> Windows\/Panther\/unattend\.xml/.test(l)));
   assert.ok(logs.some((l) => l.includes('the image is generalized (IMAGE_STATE_GENERALIZE_RESEAL_TO_OOBE')));
-  assert.ok(logs.some((l) => l.startsWith('warn: no efivars here')), 'no efivars (the firmware is hidden from the install, whatever the host): a warning, not a failure');
+  assert.ok(
+    logs.some((l) => l.startsWith('warn: no efivars here')),
+    'no efivars (the firmware is hidden from the install, whatever the host): a warning, not a failure',
+  );
   const fullLog = await readFile(logPath, 'utf8');
   assert.ok(!run.stdout.includes(SECRET) && !fullLog.includes(SECRET), 'the unattend content is never logged');
 
@@ -220,7 +224,10 @@ test('pipable WIM streamed from the registry: GPT, NTFS tree with ACLs/short nam
   assert.match(info[1]!, /Partition GUID code: E3C9E316-0B5C-4DB8-817D-F92DF00215AE/);
   assert.match(info[2]!, /Partition GUID code: EBD0A0A2-B9E5-4433-87C0-68B6B72699C7/);
   const uniq = info.map((s) => /Partition unique GUID: (\S+)/.exec(s)![1]!.toLowerCase());
-  assert.deepEqual(uniq, result.partitions.map((p) => p.partGuid.toLowerCase()));
+  assert.deepEqual(
+    uniq,
+    result.partitions.map((p) => p.partGuid.toLowerCase()),
+  );
   const diskGuid = /Disk identifier \(GUID\): (\S+)/.exec(sh(`sgdisk --print ${disk}`))![1]!.toLowerCase();
 
   await withImage(disk, async (part) => {
@@ -293,9 +300,18 @@ test('regular WIM staged, wim_index 2: the second image, staging and apply progr
   assert.equal(run.code, 0, explain(run));
   assertNothingLeft(disk, run);
   const logs = logLines(run);
-  assert.ok(logs.some((l) => l.includes(`will apply image 2 "${wims.names[1]}" (edition ServerDatacenter`)), logs.join('\n'));
-  assert.ok(logs.some((l) => l.includes(`staging`) && l.includes(`in ${staging} (SHOAL_STAGING_DIR names it`)), logs.join('\n'));
-  assert.ok(logs.some((l) => l.startsWith('warn: the image does not look generalized: its image state is IMAGE_STATE_COMPLETE')), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => l.includes(`will apply image 2 "${wims.names[1]}" (edition ServerDatacenter`)),
+    logs.join('\n'),
+  );
+  assert.ok(
+    logs.some((l) => l.includes(`staging`) && l.includes(`in ${staging} (SHOAL_STAGING_DIR names it`)),
+    logs.join('\n'),
+  );
+  assert.ok(
+    logs.some((l) => l.startsWith('warn: the image does not look generalized: its image state is IMAGE_STATE_COMPLETE')),
+    logs.join('\n'),
+  );
   const listed = listingBytes(run);
   assert.ok(listed.read * 100 < listed.size, `listed with ${listed.read} of ${listed.size} bytes`);
   const { download, apply } = progressChecks(run);
@@ -338,7 +354,13 @@ async function blobGets(digest: string): Promise<{ status: number; written: numb
 test('a wim_index the WIM does not have: refused before partitioning, disk unchanged, the WIM listed with a few KiB', async (t) => {
   if (!skipUnless(t, TOOLS)) return;
   const before = (await blobGets(regular.digest)).length;
-  const run = await assertRefusedUnchanged('bad-index', 'regular', { wim_index: 3 }, {}, /wim_index 3 is not in .*the WIM holds 2 image\(s\) \(1: Windows Server 2022 SERVERSTANDARD \[ServerStandard\]; 2: /);
+  const run = await assertRefusedUnchanged(
+    'bad-index',
+    'regular',
+    { wim_index: 3 },
+    {},
+    /wim_index 3 is not in .*the WIM holds 2 image\(s\) \(1: Windows Server 2022 SERVERSTANDARD \[ServerStandard\]; 2: /,
+  );
   // Measured at the registry, not by the client: only Range requests (206), and only the header and the XML.
   const gets = (await blobGets(regular.digest)).slice(before);
   const sent = gets.reduce((n, g) => n + g.written, 0);
@@ -354,7 +376,13 @@ test('not enough staging space for a regular WIM: refused with a clear message, 
   await mkdir(tiny);
   sh(`mount -t tmpfs -o size=4m tmpfs ${tiny}`);
   try {
-    const run = await assertRefusedUnchanged('no-space', 'regular', {}, { SHOAL_STAGING_DIR: tiny }, /not enough space to stage the WIM in .*tiny \(SHOAL_STAGING_DIR\): it needs .* free/);
+    const run = await assertRefusedUnchanged(
+      'no-space',
+      'regular',
+      {},
+      { SHOAL_STAGING_DIR: tiny },
+      /not enough space to stage the WIM in .*tiny \(SHOAL_STAGING_DIR\): it needs .* free/,
+    );
     const fail = ofType(run, 'step-fail')[0]!;
     assert.match(fail.hint ?? '', /SHOAL_STAGING_DIR.*--pipable/);
   } finally {
@@ -370,7 +398,10 @@ test('a damaged blob in the registry: image-windows.service fails', async (t) =>
   assert.equal(run.code, 1, explain(run));
   const result = resultOf(run)!;
   assert.equal(result.failedStep, 'image-windows.service');
-  assert.ok(ofType(run, 'command').some((e) => e.command.startsWith('wimapply - 1 ')), 'an unlabelled pipable WIM is recognised and streamed');
+  assert.ok(
+    ofType(run, 'command').some((e) => e.command.startsWith('wimapply - 1 ')),
+    'an unlabelled pipable WIM is recognised and streamed',
+  );
   assert.match(result.message ?? '', /digest|damaged|wimapply/);
   t.diagnostic(`damaged blob: ${result.message}`);
   assertNothingLeft(disk, run);

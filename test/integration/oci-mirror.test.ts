@@ -74,15 +74,24 @@ test('through docker-registry as a pull-through cache: the blob comes from the m
   assert.equal(await originBlobGets(), 0);
   const first: string[] = [];
   assert.ok((await pull(first)).equals(blob));
-  assert.ok(first.some((l) => l.includes(`digest verified; 3.0 MiB from mirror ${mirror.host}`)), first.join('\n'));
-  assert.ok(first.some((l) => l.includes(`the origin resolves the tag to ${pushed.manifestDigest}`)), first.join('\n'));
+  assert.ok(
+    first.some((l) => l.includes(`digest verified; 3.0 MiB from mirror ${mirror.host}`)),
+    first.join('\n'),
+  );
+  assert.ok(
+    first.some((l) => l.includes(`the origin resolves the tag to ${pushed.manifestDigest}`)),
+    first.join('\n'),
+  );
   // Distribution 2.8's proxy fetches a cold blob from the origin more than once (here: twice for one pull).
   const cold = await originBlobGets();
   assert.ok(cold >= 1, 'the cold cache fetched the blob from the origin');
 
   const second: string[] = [];
   assert.ok((await pull(second)).equals(blob));
-  assert.ok(second.some((l) => l.includes(`from mirror ${mirror.host}`)), second.join('\n'));
+  assert.ok(
+    second.some((l) => l.includes(`from mirror ${mirror.host}`)),
+    second.join('\n'),
+  );
   assert.equal(await originBlobGets(), cold, 'the warm cache served it without the origin');
 });
 
@@ -91,8 +100,14 @@ test('the mirror goes down: the pull falls back to the origin and says so', { sk
   try {
     const lines: string[] = [];
     assert.ok((await pull(lines)).equals(blob));
-    assert.ok(lines.some((l) => l.includes(`mirror ${mirror.host}`) && l.includes('trying the next source')), lines.join('\n'));
-    assert.ok(lines.some((l) => l.includes(`falling back to the origin ${origin.host} at byte 0`)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes(`mirror ${mirror.host}`) && l.includes('trying the next source')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => l.includes(`falling back to the origin ${origin.host} at byte 0`)),
+      lines.join('\n'),
+    );
   } finally {
     await mirror.restart();
   }
@@ -132,7 +147,14 @@ async function reportedJob(serial: string): Promise<{ exitCode: number; output: 
       }),
     );
     const standIn = (name: StepName): StepImpl => ({ title: `stand-in for ${name}`, async run() {} });
-    const names: StepName[] = ['partition.service', 'image-linux.service', 'config-drive.service', 'bootloader-linux.service', 'image-windows.service', 'bootloader-windows.service'];
+    const names: StepName[] = [
+      'partition.service',
+      'image-linux.service',
+      'config-drive.service',
+      'bootloader-linux.service',
+      'image-windows.service',
+      'bootloader-windows.service',
+    ];
     const steps = Object.fromEntries(names.map((n) => [n, standIn(n)])) as Record<StepName, StepImpl>;
     steps['image-linux.service'] = {
       title: imageLinuxStep.title,
@@ -177,7 +199,10 @@ test("the webhook's run record says which source served the blob, as the registr
     assert.equal(down.exitCode, 0, down.output);
     const [record] = down.blobs ?? [];
     assert.deepEqual(record?.sources, [{ source: 'origin', host: origin.host, bytes: blob.length }], down.output);
-    assert.deepEqual(record?.fallbacks.map((f) => [f.from, f.to, f.at_byte]), [[mirror.host, origin.host, 0]]);
+    assert.deepEqual(
+      record?.fallbacks.map((f) => [f.from, f.to, f.at_byte]),
+      [[mirror.host, origin.host, 0]],
+    );
     assert.match(record!.fallbacks[0]!.reason, /ECONNREFUSED|refused/i);
     assert.equal(await blobGets(origin), before.origin + 1, 'the origin served the blob once');
   } finally {

@@ -15,15 +15,7 @@ import { execa } from 'execa';
 import { RegistryClient, RegistryError, type RegistryClientOptions } from '../../ops/oci/client.ts';
 import { detectFormat, FORMAT_SNIFF_BYTES, peek } from '../../ops/oci/format.ts';
 import { holdBlob, type BlobHold } from '../helpers/hold-blob.ts';
-import {
-  corruptBlob,
-  missingRegistryTools,
-  pushArtifact,
-  REGISTRY_TOOLS,
-  startRegistry,
-  type PushedArtifact,
-  type TestRegistry,
-} from '../helpers/registry.ts';
+import { corruptBlob, missingRegistryTools, pushArtifact, REGISTRY_TOOLS, startRegistry, type PushedArtifact, type TestRegistry } from '../helpers/registry.ts';
 
 const SKIP = missingRegistryTools([...REGISTRY_TOOLS, 'zstd', 'tar']);
 if (SKIP) process.stderr.write(`SKIPPED test/integration/oci.test.ts: ${SKIP}\n`);
@@ -108,7 +100,10 @@ describe('anonymous plain-HTTP registry', () => {
     assert.equal(resolved.artifactType, ROOTFS);
     assert.equal(resolved.configMediaType, 'application/vnd.oci.empty.v1+json');
     assert.deepEqual(resolved.layer, { digest: gz.digest, size: gz.size, mediaType: ORAS_DEFAULT, title: 'rootfs.tar.gz' });
-    assert.ok(lines.some((l) => l.includes('answers in plain HTTP')), 'loopback: HTTPS tried, then plain HTTP');
+    assert.ok(
+      lines.some((l) => l.includes('answers in plain HTTP')),
+      'loopback: HTTPS tried, then plain HTTP',
+    );
     const pinned = await client.resolve(`${registry.host}/os-images/ubuntu-rootfs@${gz.manifestDigest}`);
     assert.equal(pinned.layer.digest, gz.digest);
   });

@@ -38,15 +38,18 @@ for (const damage of ['backup', 'primary'] as const) {
     const disk = oldDisk(`${damage}.img`, damage);
     assert.match(sh(`sgdisk --verify ${disk} 2>&1 || true`), /(corrupt|damaged|CRC|Problem)/i, 'the old GPT is damaged to begin with');
     const recipe = join(work, `${damage}.json`);
-    await writeFile(recipe, JSON.stringify({
-      task_target: 'install-linux.target',
-      target_disk: disk,
-      oci_url: 'registry.invalid/os/rootfs:1',
-      partition_layout: [
-        { size: '64M', format: 'none', label: 'scratch' },
-        { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
-      ],
-    }));
+    await writeFile(
+      recipe,
+      JSON.stringify({
+        task_target: 'install-linux.target',
+        target_disk: disk,
+        oci_url: 'registry.invalid/os/rootfs:1',
+        partition_layout: [
+          { size: '64M', format: 'none', label: 'scratch' },
+          { size: '100%', format: 'ext4', mountpoint: '/', label: 'root' },
+        ],
+      }),
+    );
     const r = await runCli(['install', '--recipe', recipe, '--yes', '--json', '--stop-before', 'image-linux.service']);
     const result = resultOf(r);
     assert.equal(r.code, 0, r.stderr);

@@ -23,7 +23,11 @@ test('an inline registry password that looks like base64 authenticates against a
   try {
     const file = join(work, 'rootfs.tar.gz');
     await writeFile(file, 'not really a rootfs');
-    const pushed = await pushArtifact(registry, 'os/tiny:1', file, { mediaType: 'application/vnd.oci.image.layer.v1.tar', artifactType: 'application/vnd.shoal.rootfs.tar.gz', title: 'rootfs.tar.gz' });
+    const pushed = await pushArtifact(registry, 'os/tiny:1', file, {
+      mediaType: 'application/vnd.oci.image.layer.v1.tar',
+      artifactType: 'application/vnd.shoal.rootfs.tar.gz',
+      title: 'rootfs.tar.gz',
+    });
     const disk = join(work, 'disk.img');
     await writeFile(disk, '');
     await truncate(disk, 4 * 1024 ** 3);

@@ -22,7 +22,10 @@ before(async () => {
 });
 after(async () => {
   // A failed test may leave its own mounts (under work) behind: they go first, then the loop devices.
-  const ours = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => work && m.startsWith(`${work}/`));
+  const ours = (await readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => work && m.startsWith(`${work}/`));
   for (const m of ours.reverse()) sh(`umount ${m} || true`);
   for (const l of loops) sh(`losetup -d ${l} || true`);
   if (work) await rm(work, { recursive: true, force: true });
@@ -45,7 +48,7 @@ const mountsAt = async (at: string) => (await readFile('/proc/self/mountinfo', '
 
 const ext4 = (device: string, at: string) => mountIso(device, at, 'ext4');
 
-test("the boot: a drive without recipe.json is let go, the one with it is found, its shoal.conf read, and it is unmounted for auto mode", async (t) => {
+test('the boot: a drive without recipe.json is let go, the one with it is found, its shoal.conf read, and it is unmounted for auto mode', async (t) => {
   if (!skipUnless(t, ['losetup', 'mkfs.ext4', 'mount'])) return;
   const other = await medium('other', { 'README.txt': 'not a task' });
   const task = await medium('task', { 'recipe.json': '{}', 'shoal.conf': 'shoal.webhook=http://10.0.0.1:8080 # the controller\n' });

@@ -168,7 +168,10 @@ test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation
   await term.type('disk.img');
   await term.keys('Enter');
   // Watch the bar move: keep a frame from the middle of the download (about a second on a fast machine).
-  const middle = await term.catchFrame('a progress bar part of the way', (now) => /image-linux\.service/.test(now) && /█+░+\s+([1-9]\d?)%/.test(now) && /MiB\/s\s+ETA \d\d:\d\d/.test(now));
+  const middle = await term.catchFrame(
+    'a progress bar part of the way',
+    (now) => /image-linux\.service/.test(now) && /█+░+\s+([1-9]\d?)%/.test(now) && /MiB\/s\s+ETA \d\d:\d\d/.test(now),
+  );
   assert.match(middle, /\d+(\.\d)? (KiB|MiB) of 160 MiB/);
   await keep('7-install', middle);
   await term.keys('l');
@@ -185,7 +188,11 @@ test('the console installer at 80x24 on TERM=linux: the wizard, the confirmation
   assert.equal(loopsOf(disk), '', 'the loop device was released');
 
   const events = (await readFile(log, 'utf8')).trim().split('\n').map(parseEventLine);
-  assert.deepEqual(events.filter((e) => 'problem' in e), [], 'every line of the log is an event of the stream');
+  assert.deepEqual(
+    events.filter((e) => 'problem' in e),
+    [],
+    'every line of the log is an event of the stream',
+  );
   const last = events.at(-1);
   assert.ok(last && 'event' in last && last.event.type === 'result' && last.event.result.ok, 'the log ends with a successful result');
   assert.ok(!(await readFile(log, 'utf8')).includes('AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnly'), 'user-data is not in the log');
@@ -284,7 +291,16 @@ test('SIGTERM during the install (systemd stopping the unit): meanwhile the cons
   const node = Number(sh(`pgrep -P ${shell} node`).trim());
   const pipeline = await whenRunning(node, 'tar');
   // The console holds the disk: an install from the command line is refused and names it.
-  const second = await runCli(['install', '--recipe', await writeRecipe('sigterm-second', disk, '12'), '--yes', '--stop-before', 'bootloader-linux.service', '--log', join(work, 'second.jsonl')]);
+  const second = await runCli([
+    'install',
+    '--recipe',
+    await writeRecipe('sigterm-second', disk, '12'),
+    '--yes',
+    '--stop-before',
+    'bootloader-linux.service',
+    '--log',
+    join(work, 'second.jsonl'),
+  ]);
   assert.equal(second.code, 3, second.stderr);
   assert.match(second.stderr, new RegExp(`another install holds ${disk}: process ${node} `));
   process.kill(node, 'SIGTERM');

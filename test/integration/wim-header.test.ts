@@ -193,7 +193,11 @@ test('pipable WIM (wimexport --pipable): the real header is the last 208 bytes',
     const head = await r.read(0, 207);
     assert.equal(head.toString('latin1', 0, 8), 'WLPWM\0\0\0');
     assert.equal(head.readUInt32LE(0x2c), 2);
-    assert.equal(head.subarray(0x30, 0x60).every((b) => b === 0), true, 'blob table and XML entries are zero');
+    assert.equal(
+      head.subarray(0x30, 0x60).every((b) => b === 0),
+      true,
+      'blob table and XML entries are zero',
+    );
     const tail = await r.read(r.size - 208, r.size - 1);
     assert.equal(tail.toString('latin1', 0, 8), 'WLPWM\0\0\0');
     assert.ok(tail.readBigUInt64LE(0x50) > 0n, 'the trailing header locates the XML');
@@ -286,10 +290,7 @@ test('parseWimXml: a Windows install.wim style document', () => {
     version: { major: 10, minor: 0, build: 20348, spBuild: 587 },
   });
   // A self-closed element does not swallow its sibling.
-  assert.deepEqual(parseWimXml('<WIM><IMAGE INDEX="1"/><IMAGE INDEX="2"><NAME>two</NAME><WIMBOOT>0</WIMBOOT></IMAGE></WIM>').images, [
-    { index: 1 },
-    { index: 2, name: 'two' },
-  ]);
+  assert.deepEqual(parseWimXml('<WIM><IMAGE INDEX="1"/><IMAGE INDEX="2"><NAME>two</NAME><WIMBOOT>0</WIMBOOT></IMAGE></WIM>').images, [{ index: 1 }, { index: 2, name: 'two' }]);
   assert.throws(() => parseWimXml('<WIM><IMAGE INDEX="1"/><IMAGE INDEX="3"/></WIM>'), /indexes/);
   assert.throws(() => parseWimXml('<WIM><IMAGE INDEX="1"><NAME>x</NAME></WIM>'), /not closed/);
   assert.throws(() => parseWimXml('<NOTWIM/>'), /no <WIM>/);

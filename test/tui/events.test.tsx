@@ -86,7 +86,8 @@ test('a burst of progress events costs a handful of frames, and the last state i
   const ui = watch(async (push) => {
     const at = new Date().toISOString();
     push({ type: 'step-start', at, step: 'image-linux.service', title: 'Pull the image and unpack it onto the disk' });
-    for (let i = 1; i <= 5000; i++) push({ type: 'progress', at, step: 'image-linux.service', bytes: i * 65536, total: 5000 * 65536, rate: 100 * 1024 * 1024, etaSeconds: (5000 - i) / 1600 });
+    for (let i = 1; i <= 5000; i++)
+      push({ type: 'progress', at, step: 'image-linux.service', bytes: i * 65536, total: 5000 * 65536, rate: 100 * 1024 * 1024, etaSeconds: (5000 - i) / 1600 });
   });
   await ui.waitFor(/313 MiB of 313 MiB/);
   await sleep(300);
@@ -210,7 +211,11 @@ test('watch mode on tty1 starts before auto mode has a log: it waits, then follo
     const events: InstallEvent[] = [
       { type: 'step-start', at, step: 'partition.service', title: 'Partition and format the disk' },
       { type: 'step-fail', at, step: 'partition.service', message: 'sgdisk: the disk went away', hint: 'check the cabling' },
-      { type: 'result', at, result: { ok: false, failedStep: 'partition.service', message: 'sgdisk: the disk went away', startedAt: at, finishedAt: at, steps: [], partitions: [] } },
+      {
+        type: 'result',
+        at,
+        result: { ok: false, failedStep: 'partition.service', message: 'sgdisk: the disk went away', startedAt: at, finishedAt: at, steps: [], partitions: [] },
+      },
     ];
     await writeFile(join(dir, 'install-2026-11-26T10-00-00-000Z.jsonl'), events.map(streamLine).join('\n') + '\n');
     await ui.waitFor('The automatic install failed at partition.service.');

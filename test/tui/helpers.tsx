@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { render } from 'ink-testing-library';
-import { ConsoleSession, RegistryAuthRequired, type ConsoleDeps, type ImageInfo, type MachineInfo, type RegistryBrowser, type RegistryCredentials } from '../../ops/console-session.ts';
+import {
+  ConsoleSession,
+  RegistryAuthRequired,
+  type ConsoleDeps,
+  type ImageInfo,
+  type MachineInfo,
+  type RegistryBrowser,
+  type RegistryCredentials,
+} from '../../ops/console-session.ts';
 import { chooseTarget } from '../../ops/disk-target.ts';
 import type { DiskFacts } from '../../ops/disks.ts';
 import type { MachineFacts } from '../../ops/machine.ts';
@@ -195,7 +203,8 @@ export function fakeRegistry(opts: { auth?: RegistryCredentials; log?: string[] 
       throw new RegistryAuthRequired(`registry ${host} wants a username and password (HTTP 401)`);
     };
     return {
-      ping: async () => (opts.auth && !o.credentials ? { state: 'auth', detail: 'answers, and wants a username and password' } : { state: 'ok', detail: 'answers (2 repositories)' }),
+      ping: async () =>
+        opts.auth && !o.credentials ? { state: 'auth', detail: 'answers, and wants a username and password' } : { state: 'ok', detail: 'answers (2 repositories)' },
       repositories: async () => {
         allowed();
         return ['os-images/debian', 'os-images/windows-server'];
@@ -350,7 +359,15 @@ export function renderApp(h: Harness, initial?: WizardState, kind: ConsoleKind =
       const deadline = Date.now() + timeoutMs;
       while (!ok()) {
         if (Date.now() > deadline) {
-          const history = r.frames.slice(-12).map((f) => `  ${f.split('\n').filter((l) => l.trim()).slice(-1)[0] ?? ''}`);
+          const history = r.frames.slice(-12).map(
+            (f) =>
+              `  ${
+                f
+                  .split('\n')
+                  .filter((l) => l.trim())
+                  .slice(-1)[0] ?? ''
+              }`,
+          );
           assert.fail(`timed out waiting for ${String(what)}; the screen is:\n${frame()}\nstatus bars of the last frames:\n${history.join('\n')}`);
         }
         await sleep(10);

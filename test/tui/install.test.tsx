@@ -74,7 +74,15 @@ test('install: steps, progress bar with bytes, rate and ETA, the running command
 });
 
 test('a failed step shows the step, the error, the hint and the log tail; retry starts again at the failed step', async () => {
-  const h = makeSession({ script: { fail: { step: 'config-drive.service', message: 'mcopy -i /dev/sda2 failed with exit code 1:\nplain floppy: device "/dev/sda2" busy', hint: 'something holds /dev/sda2 open; check with fuser' } } });
+  const h = makeSession({
+    script: {
+      fail: {
+        step: 'config-drive.service',
+        message: 'mcopy -i /dev/sda2 failed with exit code 1:\nplain floppy: device "/dev/sda2" busy',
+        hint: 'something holds /dev/sda2 open; check with fuser',
+      },
+    },
+  });
   const ui = await atReview(h);
   await ui.type('sda');
   await ui.press(KEY.enter);
@@ -92,13 +100,7 @@ test('a failed step shows the step, the error, the hint and the log tail; retry 
   await ui.waitFor('Run the same plan again?');
   await ui.press('y');
   await ui.waitFor('Installed Linux onto sda');
-  assert.deepEqual(h.script.ran, [
-    'partition.service',
-    'image-linux.service',
-    'config-drive.service',
-    'config-drive.service',
-    'bootloader-linux.service',
-  ]);
+  assert.deepEqual(h.script.ran, ['partition.service', 'image-linux.service', 'config-drive.service', 'config-drive.service', 'bootloader-linux.service']);
   await ui.press('s');
   await ui.waitFor(() => h.exits.length > 0);
   assert.deepEqual(h.exits, [10], 'a shell is exit code 10');

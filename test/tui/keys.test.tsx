@@ -11,7 +11,6 @@ import { ESP_ROOT_RECIPE, KEY, makeSession, renderApp } from './helpers.tsx';
 process.env.TERM = 'vt220';
 afterEach(() => cleanup());
 
-
 test('a burst of keys in one read: Tab, three Downs and Enter pick the fourth preset', async () => {
   const h = makeSession();
   const ui = renderApp(h, { ...fromRecipe(ESP_ROOT_RECIPE, await h.session.disk('/dev/sda')), screen: 'layout' });

@@ -126,7 +126,12 @@ test('--recipe opens at Review with everything filled in; Esc goes back through 
 
 test('a recipe whose disk does not exist opens at the Disk screen', async () => {
   const h = makeSession();
-  const recipe = parseRecipe({ task_target: 'install-linux.target', target_disk: '/dev/sdz', oci_url: 'registry.test:5000/os-images/debian:12', partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/' }] });
+  const recipe = parseRecipe({
+    task_target: 'install-linux.target',
+    target_disk: '/dev/sdz',
+    oci_url: 'registry.test:5000/os-images/debian:12',
+    partition_layout: [{ size: '100%', format: 'ext4', mountpoint: '/' }],
+  });
   const { state, problem } = await stateForRecipe(h.session, recipe);
   assert.equal(state.screen, 'disk');
   assert.match(problem ?? '', /\/dev\/sdz does not exist/);

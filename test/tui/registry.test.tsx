@@ -74,7 +74,7 @@ test('typing a reference: looked up, its facts shown, chosen; a Windows WIM lead
   assert.match(ui.frame(), /EFI \+ MSR \+ Windows/);
 });
 
-test('a container image: the OS from its labels, the layer count, the total size and the platform\'s digest, before any pull', async () => {
+test("a container image: the OS from its labels, the layer count, the total size and the platform's digest, before any pull", async () => {
   const h = makeSession();
   const ui = await toImage(h);
   await ui.waitFor('Repositories (2)');

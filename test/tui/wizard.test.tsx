@@ -51,7 +51,14 @@ test('the whole wizard on the Linux VT: machine, disk, image, layout, settings, 
   await ui.waitFor('Tags of os-images/debian (2)');
   await ui.waitFor('Linux rootfs (zstd)');
   const image = ui.frame();
-  for (const s of ['registry.test:5000/os-images/debian:12', '312 MiB', 'application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.shoal.rootfs.tar.zst', 'debian-12-rootfs.tar.zst', 'sha256:ab12ab12']) {
+  for (const s of [
+    'registry.test:5000/os-images/debian:12',
+    '312 MiB',
+    'application/vnd.oci.image.layer.v1.tar+zstd',
+    'application/vnd.shoal.rootfs.tar.zst',
+    'debian-12-rootfs.tar.zst',
+    'sha256:ab12ab12',
+  ]) {
     assert.ok(image.includes(s), `image details show ${s}`);
   }
   await ui.press(KEY.down);

@@ -49,7 +49,10 @@ async function boot(
 }
 
 test('task ISO on sr1, maintenance ISO on sr0 (booted from it): auto mode', async () => {
-  const { options, m } = await boot({ sr0: { kind: 'sr', devno: '11:0', medium: MAINT }, sr1: { kind: 'sr', devno: '11:1', medium: RECIPE } }, { bootMounts: { '/run/live/medium': '11:0' } });
+  const { options, m } = await boot(
+    { sr0: { kind: 'sr', devno: '11:0', medium: MAINT }, sr1: { kind: 'sr', devno: '11:1', medium: RECIPE } },
+    { bootMounts: { '/run/live/medium': '11:0' } },
+  );
   const d = await decideBootMode(options);
   assert.equal(d.mode, 'auto');
   assert.match(d.reason, /^recipe\.json on the task ISO on .*\/sr1 /);
@@ -57,13 +60,19 @@ test('task ISO on sr1, maintenance ISO on sr0 (booted from it): auto mode', asyn
 });
 
 test('task ISO on sr0, maintenance ISO on sr1: auto mode', async () => {
-  const { options, m } = await boot({ sr0: { kind: 'sr', devno: '11:0', medium: RECIPE }, sr1: { kind: 'sr', devno: '11:1', medium: MAINT } }, { bootMounts: { '/run/live/medium': '11:1' } });
+  const { options, m } = await boot(
+    { sr0: { kind: 'sr', devno: '11:0', medium: RECIPE }, sr1: { kind: 'sr', devno: '11:1', medium: MAINT } },
+    { bootMounts: { '/run/live/medium': '11:1' } },
+  );
   assert.equal((await decideBootMode(options)).mode, 'auto');
   assert.deepEqual(m.calls, ['mount sr0', 'umount sr0']);
 });
 
 test('task ISO on a USB removable disk: auto mode', async () => {
-  const { options } = await boot({ sr0: { kind: 'sr', devno: '11:0', medium: MAINT }, sdb: { kind: 'removable', devno: '8:16', medium: RECIPE } }, { bootMounts: { '/run/live/medium': '11:0' } });
+  const { options } = await boot(
+    { sr0: { kind: 'sr', devno: '11:0', medium: MAINT }, sdb: { kind: 'removable', devno: '8:16', medium: RECIPE } },
+    { bootMounts: { '/run/live/medium': '11:0' } },
+  );
   const d = await decideBootMode(options);
   assert.equal(d.mode, 'auto');
   assert.match(d.reason, /\/sdb /);

@@ -47,7 +47,7 @@ test('a container image without kernel, initramfs or GRUB modules: a StepError n
   await assert.rejects(checkBootable(noGrub), /lacks GRUB's EFI modules/);
 });
 
-test('the image\'s symlinks resolve within its root: /boot -> the host\'s /boot finds nothing of the host', async () => {
+test("the image's symlinks resolve within its root: /boot -> the host's /boot finds nothing of the host", async () => {
   const host = await tree({ 'boot/vmlinuz-host': 'k', 'boot/initrd.img-host': 'i', ...GRUB });
   const image = await tree({ boot: { link: join(host, 'boot') }, usr: { link: join(host, 'usr') } });
   await assert.rejects(checkBootable(image), /lacks a kernel/);

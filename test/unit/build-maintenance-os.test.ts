@@ -17,7 +17,6 @@ import { removeTree } from '../vm/lib/cache.ts';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = join(REPO, 'scripts/build_maintenance_os.sh');
 
-
 function skipLoudly(t: TestContext, why: string): void {
   process.stderr.write(`SKIPPED ${t.name}: ${why}\n`);
   t.skip(why);
@@ -39,7 +38,11 @@ async function withOutput<T>(fn: (out: string, cache: string) => Promise<T>): Pr
   }
 }
 
-const oneLine = (stderr: string) => stderr.trim().split('\n').filter((l) => l.startsWith('build_maintenance_os:'));
+const oneLine = (stderr: string) =>
+  stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('build_maintenance_os:'));
 
 test('bad settings to bake in are refused, naming the option, before anything is written', async () => {
   const cases: [string[], RegExp][] = [
@@ -68,7 +71,9 @@ test('a good --set passes the checks (a # inside a word, quoted spaces)', async 
   // As a user that is not root, a build stops at the root check, which comes after the settings' checks.
   if (process.getuid?.() !== 0 || !hasTool('setpriv')) return skipLoudly(t, 'needs root and setpriv to run the script as nobody');
   await withOutput(async (out, cache) => {
-    const r = run(['--set', 'shoal.serial=RACK7#12', '--set', 'shoal.kargs="console=ttyS0,115200 quiet"', '--webhook', 'http://10.0.0.1:8080', '--output', out, '--cache', cache], { asUser: 65534 });
+    const r = run(['--set', 'shoal.serial=RACK7#12', '--set', 'shoal.kargs="console=ttyS0,115200 quiet"', '--webhook', 'http://10.0.0.1:8080', '--output', out, '--cache', cache], {
+      asUser: 65534,
+    });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /runs as root/);
   });

@@ -23,7 +23,16 @@ const part = (devices: LsblkDevice[], name: string) => devices.flatMap((d) => d.
 test('a disk nothing uses: size, sector size, table and partitions mapped, no reason in inUse', async () => {
   const { sda, sdb } = await facts();
   assert.deepEqual(
-    { path: sda.path, kind: sda.kind, sizeBytes: sda.sizeBytes, sectorSize: sda.sectorSize, readOnly: sda.readOnly, table: sda.partitionTable, inUse: sda.inUse, boot: sda.bootMedium },
+    {
+      path: sda.path,
+      kind: sda.kind,
+      sizeBytes: sda.sizeBytes,
+      sectorSize: sda.sectorSize,
+      readOnly: sda.readOnly,
+      table: sda.partitionTable,
+      inUse: sda.inUse,
+      boot: sda.bootMedium,
+    },
     { path: '/dev/sda', kind: 'block', sizeBytes: 480103981056, sectorSize: 512, readOnly: false, table: 'gpt', inUse: [], boot: false },
   );
   assert.deepEqual(sda.partitions, [
@@ -56,9 +65,12 @@ test('active swap on a partition, and a partition held by device-mapper, RAID or
   assert.deepEqual(sdb.inUse, ['/dev/sdb is held by md0 (RAID, LVM or device-mapper)']);
 });
 
-test("what a dead install left mounted is named as that, with the command that clears it", async () => {
+test('what a dead install left mounted is named as that, with the command that clears it', async () => {
   const { sda } = await facts((d) => (part(d, 'sda2').mountpoints = ['/run/shoal-install/target-abc']));
-  assert.ok(sda.inUse.some((r) => /left mounted by an install that did not finish.*umount --recursive \/run\/shoal-install\/target-abc$/.test(r)), sda.inUse.join('\n'));
+  assert.ok(
+    sda.inUse.some((r) => /left mounted by an install that did not finish.*umount --recursive \/run\/shoal-install\/target-abc$/.test(r)),
+    sda.inUse.join('\n'),
+  );
 });
 
 test('lsblk output that is not what we read is refused, not guessed at', () => {

@@ -71,11 +71,7 @@ test('facts from lsblk: SATA, SAS, NVMe, USB and virtio disks get transport, ids
 
   const nvme = byName(await shape('nvme'), 'nvme0n1');
   assert.equal(nvme.transport, 'nvme');
-  assert.deepEqual(nvme.byId, [
-    'nvme-SAMSUNG_MZQL2960HCJR-00A07_S64FNE0R500001',
-    'nvme-SAMSUNG_MZQL2960HCJR-00A07_S64FNE0R500001_1',
-    'nvme-eui.36344730525000010025384500000001',
-  ]);
+  assert.deepEqual(nvme.byId, ['nvme-SAMSUNG_MZQL2960HCJR-00A07_S64FNE0R500001', 'nvme-SAMSUNG_MZQL2960HCJR-00A07_S64FNE0R500001_1', 'nvme-eui.36344730525000010025384500000001']);
   assert.deepEqual(nvme.byPath, ['pci-0000:3b:00.0-nvme-1']);
 
   const usb = await shape('usb');
@@ -200,7 +196,10 @@ test('target_disk and hints must name the same disk; by-id and by-path names res
   const agree = await chooseTarget('/dev/sda', { serial: 'S45NNA0M123456' }, deps);
   assert.equal(agree.path, '/dev/sda');
   assert.match(agree.why, /target_disk \/dev\/sda names the same disk/);
-  await assert.rejects(chooseTarget('/dev/sdb', { serial: 'S45NNA0M123456' }, deps), (e: Error) => e instanceof DiskError && /disagree: the hints chose \/dev\/sda/.test(e.message));
+  await assert.rejects(
+    chooseTarget('/dev/sdb', { serial: 'S45NNA0M123456' }, deps),
+    (e: Error) => e instanceof DiskError && /disagree: the hints chose \/dev\/sda/.test(e.message),
+  );
   const byId = await chooseTarget('/dev/disk/by-id/wwn-0x5000c500a1b2c3d4', undefined, deps);
   assert.deepEqual([byId.path, byId.how, byId.given], ['/dev/sdb', 'facts', '/dev/disk/by-id/wwn-0x5000c500a1b2c3d4']);
   const byPath = await chooseTarget('/dev/disk/by-path/pci-0000:00:17.0-ata-1', { rotational: false }, deps);
@@ -231,7 +230,10 @@ test('the plan shows the name given, the device it resolved to, why, and the dis
   });
   const plain = recipe({ target_disk: '/dev/sda' });
   const plainPlan = makePlan(plain, byName(disks, 'sda'), MACHINE, { target: await chooseTarget('/dev/sda', undefined) });
-  assert.ok(!('target_disk' in makeStatusReport({ status: 'success', target_disk: reportedTarget(plainPlan) })), 'a recipe naming /dev/sda reports only the contract fields, as before');
+  assert.ok(
+    !('target_disk' in makeStatusReport({ status: 'success', target_disk: reportedTarget(plainPlan) })),
+    'a recipe naming /dev/sda reports only the contract fields, as before',
+  );
 });
 
 const contents = (volumes: DiskContents['volumes']): DiskContents => ({ examined: true, partitionTable: volumes.length ? 'gpt' : undefined, volumes });

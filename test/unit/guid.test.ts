@@ -27,7 +27,13 @@ test('bytesToGuid reads at an offset inside a larger buffer', () => {
 });
 
 test('malformed GUIDs are refused', () => {
-  for (const bad of ['', 'zzzzzzzz-5cdd-4e70-acc1-f32b344d4795', '9dea862c5cdd4e70acc1f32b344d4795', '{9dea862c-5cdd-4e70-acc1-f32b344d4795', '9dea862c-5cdd-4e70-acc1-f32b344d47951']) {
+  for (const bad of [
+    '',
+    'zzzzzzzz-5cdd-4e70-acc1-f32b344d4795',
+    '9dea862c5cdd4e70acc1f32b344d4795',
+    '{9dea862c-5cdd-4e70-acc1-f32b344d4795',
+    '9dea862c-5cdd-4e70-acc1-f32b344d47951',
+  ]) {
     assert.equal(isGuid(bad), false, bad);
     assert.throws(() => guidToBytes(bad), /not a GUID/);
   }

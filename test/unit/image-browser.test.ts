@@ -17,7 +17,12 @@ test('the Image screen opens at the repositories, at the chosen tag when coming 
 });
 
 test('a 401 opens the login form over the list it came from; logging in goes back there and asks the registry again', () => {
-  let s = run(initialBrowser('reg:5000', undefined), { type: 'open-repo', repo: 'os/debian' }, { type: 'edit', field: 'user', value: 'ci' }, { type: 'edit', field: 'pass', value: 'wrong' });
+  let s = run(
+    initialBrowser('reg:5000', undefined),
+    { type: 'open-repo', repo: 'os/debian' },
+    { type: 'edit', field: 'user', value: 'ci' },
+    { type: 'edit', field: 'pass', value: 'wrong' },
+  );
   s = run(s, { type: 'login', prompted: true, refused: true });
   assert.deepEqual([s.mode, s.before, s.loginField, s.pass, s.message], ['login', 'tags', 1, '', 'The registry refused these credentials.']);
   assert.equal(run(s, { type: 'login', prompted: true }), s, 'a second failure while the form is open changes nothing');

@@ -76,7 +76,10 @@ test('a symlinked leaf the installer owns is replaced by a regular file, and the
   assert.equal(await readFile(join(host, 'secret'), 'utf8'), 'host file\n', 'the host file is untouched');
   assert.ok((await lstat(join(root, 'etc/fstab'))).isFile());
   assert.equal(await readFile(join(root, 'etc/fstab'), 'utf8'), 'UUID=x / ext4 defaults 0 1\n');
-  assert.ok(logs.some((m) => m.includes(`/etc/fstab in the image is a symlink (to ${join(host, 'secret')}): replaced with a regular file`)), logs.join('\n'));
+  assert.ok(
+    logs.some((m) => m.includes(`/etc/fstab in the image is a symlink (to ${join(host, 'secret')}): replaced with a regular file`)),
+    logs.join('\n'),
+  );
   assert.deepEqual((await readdir(join(root, 'etc'))).sort(), ['fstab'], 'no temporary file is left');
 });
 

@@ -1,13 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  cmdlineParams,
-  DEFAULT_DETECT_WAIT_SECONDS,
-  DEFAULT_NET_WAIT_SECONDS,
-  DEFAULT_TASK_WAIT_SECONDS,
-  parseKernelArgs,
-  splitCmdline,
-} from '../../ops/kargs.ts';
+import { cmdlineParams, DEFAULT_DETECT_WAIT_SECONDS, DEFAULT_NET_WAIT_SECONDS, DEFAULT_TASK_WAIT_SECONDS, parseKernelArgs, splitCmdline } from '../../ops/kargs.ts';
 
 const BOOT = 'BOOT_IMAGE=/vmlinuz root=live:CDLABEL=SHOAL rd.live.image quiet console=tty0 console=ttyS0,115200n8';
 
@@ -79,7 +72,7 @@ test('every override is read: recipe source, webhook, serial, disk, image, kargs
   assert.deepEqual(parseKernelArgs('shoal.recipe=/srv/job/recipe.json').args.recipe, { kind: 'file', path: '/srv/job/recipe.json' });
   assert.deepEqual(parseKernelArgs('shoal.recipe=http://10.0.2.2:8000/r.json').args.recipe, { kind: 'url', url: 'http://10.0.2.2:8000/r.json' });
   assert.equal(parseKernelArgs('shoal.reboot=1').args.after, 'reboot');
-  assert.equal(parseKernelArgs('shoal.kargs=').args.kargs, '', 'an empty shoal.kargs= clears the recipe\'s kernel_args');
+  assert.equal(parseKernelArgs('shoal.kargs=').args.kargs, '', "an empty shoal.kargs= clears the recipe's kernel_args");
 });
 
 test('bad values are problems that name the key; the valid keys still parse (the webhook can still be told)', () => {

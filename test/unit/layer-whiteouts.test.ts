@@ -35,7 +35,7 @@ function guardSees(root: string, entries: TarEntry[]): LayerGuard {
 }
 
 test('the guard refuses a way through an absolute symlink or above the root, and lets relative links within the root be', async () => {
-  const host = await tree({ 'secret': 's' });
+  const host = await tree({ secret: 's' });
   const root = await tree({ esc: { link: host }, up: { link: '../..' }, 'usr/lib/x': 'x', lib: { link: 'usr/lib' } });
   assert.throws(() => guardSees(root, [file('esc/pwned')]), /\/esc on its way is a symlink to .*GNU tar would follow on the host/);
   assert.throws(() => guardSees(root, [file('up/pwned')]), /leads above the root/);
@@ -43,10 +43,10 @@ test('the guard refuses a way through an absolute symlink or above the root, and
   assert.throws(() => guardSees(root, [file('a/../../b')]), /climbs/);
   const ok = guardSees(root, [file('lib/new'), dir('esc'), file('esc/now-a-dir')]);
   assert.ok(ok.written.has('usr/lib/new'), 'written where the relative link leads');
-  assert.ok(ok.written.has('esc/now-a-dir'), 'a directory entry replaces the link: below it is the layer\'s own');
+  assert.ok(ok.written.has('esc/now-a-dir'), "a directory entry replaces the link: below it is the layer's own");
 });
 
-test('the guard sees this layer\'s own links before tar makes them: a link to / then a path through it is refused', async () => {
+test("the guard sees this layer's own links before tar makes them: a link to / then a path through it is refused", async () => {
   const root = await tree({ 'etc/': '' });
   assert.throws(() => guardSees(root, [{ path: 'evil', kind: 'symlink', linkpath: '/' }, file('evil/etc/passwd')]), /\/evil on its way is a symlink to \//);
 });
@@ -59,7 +59,7 @@ test('a lower directory replaced by a file is removed first; whiteout files are 
   assert.deepEqual([guard.whiteouts, guard.opaque, [...guard.written]], [['.wh.gone'], ['keep'], ['d']]);
 });
 
-test('whiteouts: NAME of the layers below removed, this layer\'s own paths kept, opaque dirs keep only this layer; all within the root', async () => {
+test("whiteouts: NAME of the layers below removed, this layer's own paths kept, opaque dirs keep only this layer; all within the root", async () => {
   const host = await tree({ victim: 'v' });
   const root = await tree({
     'gone/deep/f': 'lower',

@@ -72,11 +72,15 @@ test('GRUB kernel args: etc/default/grub or etc as a symlink out of the image wr
     assert.deepEqual(await snapshot(host), before, `${link}: the host side is unchanged`);
     const inImage = link === 'absolute leaf' ? join(root, 'etc/default/grub') : join(root, host, 'default/grub');
     assert.match(await readFile(inImage, 'utf8'), /^GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX console=ttyS0"/m);
-    if (link === 'absolute leaf') assert.ok(logs.some((m) => /\/etc\/default\/grub in the image is a symlink .*replaced/.test(m)), logs.join('\n'));
+    if (link === 'absolute leaf')
+      assert.ok(
+        logs.some((m) => /\/etc\/default\/grub in the image is a symlink .*replaced/.test(m)),
+        logs.join('\n'),
+      );
   }
 });
 
-test('GRUB kernel args are appended to the image\'s own etc/default/grub, through its in-image links', async () => {
+test("GRUB kernel args are appended to the image's own etc/default/grub, through its in-image links", async () => {
   // An absolute link to a path the image has (the host has the same path, empty: the test's own directory).
   const { root, host } = await fixture();
   await mkdir(join(root, host), { recursive: true });
@@ -136,7 +140,10 @@ test('bind mounts: /dev, /proc, /sys, /run land on real directories in the image
     const { ctx, commands } = fakeContext();
     const err = await bindSystemDirs(ctx, root, false).catch((e: unknown) => e);
     assert.ok(err instanceof StepError && err.message.startsWith(`/${dir} in the image is a symlink`), String(err));
-    assert.ok(commands.every((c) => !c.includes(host) && c.every((a) => !a.endsWith(`/${dir}`))), JSON.stringify(commands));
+    assert.ok(
+      commands.every((c) => !c.includes(host) && c.every((a) => !a.endsWith(`/${dir}`))),
+      JSON.stringify(commands),
+    );
   }
   const { root } = await fixture();
   await mkdir(join(root, 'dev'));
@@ -165,7 +172,10 @@ test('mountpoints: a symlink in a filesystem mounted before is followed within t
     [root, join(root, host), join(root, host, 'srv')],
   );
   assert.deepEqual(await readdir(host), [], 'nothing made on the host');
-  assert.ok(logs.some((m) => m === `/var is a symlink in the image: partition 2 is mounted at ${host}`), logs.join('\n'));
+  assert.ok(
+    logs.some((m) => m === `/var is a symlink in the image: partition 2 is mounted at ${host}`),
+    logs.join('\n'),
+  );
 
   for (const [link, expected] of [
     ['/', /\/boot is a symlink in the image to \/, where partition 1 is mounted: partition 2 cannot be mounted there/],

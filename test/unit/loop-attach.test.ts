@@ -14,7 +14,7 @@ import type { StepContext } from '../../ops/runner.ts';
 import { makeDiskImage } from '../helpers/disk.ts';
 import { skipUnless } from '../helpers/env.ts';
 
-test('partition.service registers the loop device\'s detach before losetup attaches the image', async (t) => {
+test("partition.service registers the loop device's detach before losetup attaches the image", async (t) => {
   if (!skipUnless(t, ['losetup', 'flock'])) return;
   const dir = await mkdtemp(join(tmpdir(), 'shoal-loop-attach-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

@@ -23,7 +23,7 @@ const listen = (port: number) =>
     s.listen(port, '127.0.0.1', () => resolve(s));
   });
 
-test('where the image comes from: the reference\'s registry (no port: 443, or 80 when plain HTTP), then its mirrors', () => {
+test("where the image comes from: the reference's registry (no port: 443, or 80 when plain HTTP), then its mirrors", () => {
   assert.deepEqual(registryEndpoints('controller:8080/os-images/debian:12', [], []), [{ host: 'controller', port: 8080 }]);
   assert.deepEqual(registryEndpoints('registry.example/os/debian:12', [], []), [{ host: 'registry.example', port: 443 }]);
   assert.deepEqual(registryEndpoints('registry.example/os/debian:12', [], ['registry.example']), [{ host: 'registry.example', port: 80 }]);
@@ -33,7 +33,7 @@ test('where the image comes from: the reference\'s registry (no port: 443, or 80
     { host: 'cache2', port: 80 },
   ]);
   assert.deepEqual(registryEndpoints(undefined, ['cache:1'], []), []);
-  assert.deepEqual(registryEndpoints('not a reference', [], []), [], 'a bad reference is the image step\'s to report');
+  assert.deepEqual(registryEndpoints('not a reference', [], []), [], "a bad reference is the image step's to report");
 });
 
 test('a registry that comes up during the wait: the wait says so on the console, then ends as soon as it answers', async () => {
@@ -54,7 +54,10 @@ test('a registry that comes up during the wait: the wait says so on the console,
     server?.close();
   }
   assert.ok(Date.now() - t0 < 10_000);
-  assert.match(said[0]!, new RegExp(`^waiting for the network: registry 127\\.0\\.0\\.1:${port} not reachable yet \\(0 s; connection refused \\(nothing listens on that port\\)\\)$`));
+  assert.match(
+    said[0]!,
+    new RegExp(`^waiting for the network: registry 127\\.0\\.0\\.1:${port} not reachable yet \\(0 s; connection refused \\(nothing listens on that port\\)\\)$`),
+  );
   assert.match(said.at(-1)!, new RegExp(`^the registry 127\\.0\\.0\\.1:${port} is reachable \\(after \\d+ s\\)$`));
 });
 
@@ -94,7 +97,14 @@ test('the origin is down but a mirror answers: the pull can go on, so the wait e
   try {
     const said: string[] = [];
     const t0 = Date.now();
-    await waitForRegistry([{ host: '127.0.0.1', port }, { host: '127.0.0.1', port: (mirror.address() as { port: number }).port }], 30, { pollMs: 50, say: (m) => said.push(m) });
+    await waitForRegistry(
+      [
+        { host: '127.0.0.1', port },
+        { host: '127.0.0.1', port: (mirror.address() as { port: number }).port },
+      ],
+      30,
+      { pollMs: 50, say: (m) => said.push(m) },
+    );
     assert.ok(Date.now() - t0 < 5000);
     assert.deepEqual(said, []);
   } finally {

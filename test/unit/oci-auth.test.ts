@@ -5,8 +5,7 @@ import { RegistryClient, RegistryError } from '../../ops/oci/client.ts';
 import { serve, type TestServer } from '../helpers/http-server.ts';
 
 test('parses the bearer challenge distribution sends, commas inside the quoted scope included', () => {
-  const header =
-    'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:os/ubuntu:pull,push"';
+  const header = 'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:os/ubuntu:pull,push"';
   assert.deepEqual(parseChallenges(header), [
     {
       scheme: 'bearer',
@@ -61,9 +60,7 @@ async function basicRegistry(): Promise<TestServer> {
 test('basic auth: no credentials -> unauthorized, saying how to supply them', async () => {
   const registry = await basicRegistry();
   const client = new RegistryClient({ plainHttp: ['127.0.0.1'] });
-  await assert.rejects(client.listTags(`${registry.host}/os/a`), (e) =>
-    unauthorized(e, new RegExp(`${registry.host} requires authentication.*username and password`)),
-  );
+  await assert.rejects(client.listTags(`${registry.host}/os/a`), (e) => unauthorized(e, new RegExp(`${registry.host} requires authentication.*username and password`)));
 });
 
 test('basic auth: credentials are sent after the challenge, then up front', async () => {
@@ -124,7 +121,10 @@ test('bearer: the token is fetched from the realm with basic credentials, cached
   revoked = true;
   await client.listRepositories(registry.host);
   assert.equal(issued, 3, 'a 401 with a cached token fetches a new one');
-  assert.ok(lines.every((l) => !l.includes(PASSWORD) && !l.includes('token-')), 'neither password nor token in the log');
+  assert.ok(
+    lines.every((l) => !l.includes(PASSWORD) && !l.includes('token-')),
+    'neither password nor token in the log',
+  );
 });
 
 test('bearer: a token realm in plain HTTP on a non-loopback host is refused, credentials are not sent', async () => {
@@ -146,5 +146,8 @@ test('an unknown scheme is unsupported; a username without a password is refused
   });
   servers.push(registry);
   await assert.rejects(new RegistryClient({ plainHttp: ['127.0.0.1'] }).listTags(`${registry.host}/os/a`), /Negotiate|negotiate.*Basic and Bearer/);
-  assert.throws(() => new RegistryClient({ username: 'shoal' }), (e: unknown) => e instanceof RegistryError && e.code === 'unauthorized');
+  assert.throws(
+    () => new RegistryClient({ username: 'shoal' }),
+    (e: unknown) => e instanceof RegistryError && e.code === 'unauthorized',
+  );
 });

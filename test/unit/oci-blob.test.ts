@@ -82,8 +82,14 @@ test('a body cut halfway is resumed with Range from the byte it stopped at', asy
   const resumedAt = requestedStart(server.requests[1] as unknown as IncomingMessage);
   assert.ok(resumedAt > 0 && resumedAt <= BLOB.length * 0.4, `resumed at ${resumedAt}`);
   assert.equal(progress.at(-1), BLOB.length);
-  assert.ok(progress.every((p, i) => i === 0 || p > progress[i - 1]!), 'progress only grows');
-  assert.ok(lines.some((l) => l.includes(`resuming at byte ${resumedAt}`)), lines.join('\n'));
+  assert.ok(
+    progress.every((p, i) => i === 0 || p > progress[i - 1]!),
+    'progress only grows',
+  );
+  assert.ok(
+    lines.some((l) => l.includes(`resuming at byte ${resumedAt}`)),
+    lines.join('\n'),
+  );
 });
 
 test('a server that answers a Range request with the whole blob: the bytes already delivered are skipped', async () => {
@@ -91,7 +97,10 @@ test('a server that answers a Range request with the whole blob: the bytes alrea
   const lines: string[] = [];
   const { bytes } = await pull(client(lines), location);
   assert.ok(bytes.equals(BLOB), 'no byte twice, none missing, digest verified');
-  assert.ok(lines.some((l) => l.includes('ignored the Range request')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes('ignored the Range request')),
+    lines.join('\n'),
+  );
 });
 
 test('a connection that keeps dropping but makes progress is followed to the end', async () => {
@@ -145,10 +154,7 @@ test('5xx is retried, 404 is not-found at once', async () => {
 });
 
 test('a resume answered with the wrong Content-Range is refused', async () => {
-  const { location } = await blobServer([
-    dropAfter(0.5),
-    (_req, res) => res.writeHead(206, { 'content-range': `bytes 0-${BLOB.length - 1}/${BLOB.length}` }).end(BLOB),
-  ]);
+  const { location } = await blobServer([dropAfter(0.5), (_req, res) => res.writeHead(206, { 'content-range': `bytes 0-${BLOB.length - 1}/${BLOB.length}` }).end(BLOB)]);
   await assert.rejects(pull(client(), location), (e: unknown) => e instanceof RegistryError && e.code === 'unsupported' && /Content-Range/.test(e.message));
 });
 
@@ -275,7 +281,10 @@ test('a stalled transfer reconnects with Range and completes when the registry s
   const c = new RegistryClient({ plainHttp: ['127.0.0.1'], retry: FAST_RETRY, lowSpeed: { bytesPerSecond: 1024, seconds: 1 }, log: (l) => lines.push(l) });
   assert.ok((await pull(c, location)).bytes.equals(BLOB));
   assert.equal(server.requests[1]?.headers.range, 'bytes=1-');
-  assert.ok(lines.some((l) => l.includes('reconnecting')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes('reconnecting')),
+    lines.join('\n'),
+  );
 });
 
 test('a slow consumer is backpressure, not a stall', { timeout: 15_000 }, async () => {

@@ -34,8 +34,10 @@ async function registry(handlers: Handler[]) {
   return { server, location, gaps };
 }
 
-const busy = (status: number, retryAfter?: string): Handler => (_req, res) =>
-  res.writeHead(status, retryAfter === undefined ? {} : { 'retry-after': retryAfter }).end();
+const busy =
+  (status: number, retryAfter?: string): Handler =>
+  (_req, res) =>
+    res.writeHead(status, retryAfter === undefined ? {} : { 'retry-after': retryAfter }).end();
 const serveBlob: Handler = (_req, res) => res.writeHead(200, { 'content-length': BLOB.length }).end(BLOB);
 
 async function pull(client: RegistryClient, location: BlobLocation): Promise<Buffer> {

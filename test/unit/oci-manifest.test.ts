@@ -15,7 +15,13 @@ function layer(title: string, digest = LAYER_DIGEST) {
   return { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: 1234, annotations: { 'org.opencontainers.image.title': title } };
 }
 
-const oras = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, artifactType: 'application/vnd.shoal.rootfs.tar.gz', config: EMPTY, layers: [layer('rootfs.tar.gz')] });
+const oras = JSON.stringify({
+  schemaVersion: 2,
+  mediaType: MEDIA_TYPES.ociManifest,
+  artifactType: 'application/vnd.shoal.rootfs.tar.gz',
+  config: EMPTY,
+  layers: [layer('rootfs.tar.gz')],
+});
 const oras10 = JSON.stringify({ schemaVersion: 2, config: { ...EMPTY, mediaType: 'application/vnd.shoal.windows.wim' }, layers: [layer('install.wim')] });
 const arm = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config: EMPTY, layers: [layer('arm.tar.gz')] });
 const docker = JSON.stringify({
@@ -129,7 +135,7 @@ test('oras before 1.1 put the artifact type in the config media type; applicatio
   assert.equal(resolved.layer.title, 'install.wim');
 });
 
-test('an OCI index: this machine\'s entry (linux/amd64 here); a Docker list with one entry: that entry', async () => {
+test("an OCI index: this machine's entry (linux/amd64 here); a Docker list with one entry: that entry", async () => {
   const fromIndex = await client.resolve(`${registry.host}/os/a:multi`);
   assert.equal(fromIndex.manifestDigest, digestOf(oras));
   assert.equal(fromIndex.layer.title, 'rootfs.tar.gz');
@@ -148,7 +154,10 @@ test('refusals name the problem: no amd64 entry, several layers, no layer, schem
 
 test('a container image of several tar layers: every layer bottom first, the config, no title needed', async () => {
   const resolved = await client.resolve(`${registry.host}/os/a:stack`);
-  assert.deepEqual(resolved.layers.map((l) => [l.digest, l.size, l.mediaType]), JSON.parse(stack).layers.map((l: { digest: string; size: number; mediaType: string }) => [l.digest, l.size, l.mediaType]));
+  assert.deepEqual(
+    resolved.layers.map((l) => [l.digest, l.size, l.mediaType]),
+    JSON.parse(stack).layers.map((l: { digest: string; size: number; mediaType: string }) => [l.digest, l.size, l.mediaType]),
+  );
   assert.equal(resolved.layer, resolved.layers[0]);
   assert.deepEqual(resolved.config, IMAGE_CONFIG);
   assert.equal(resolved.artifactType, undefined);

@@ -82,8 +82,14 @@ test('the tag is resolved at the origin (HEAD only); manifest and blob come from
   assert.ok((await pullAll(c, resolved)).equals(NEW.blob));
   assert.deepEqual([o.seen('manifests', 'HEAD'), o.seen('manifests'), o.seen('blobs')], [1, 0, 0]);
   assert.deepEqual([mirror.seen('manifests'), mirror.seen('blobs')], [1, 1]);
-  assert.ok(lines.some((l) => l.includes(`manifest ${NEW.digest} from mirror ${mirror.host}`)), lines.join('\n'));
-  assert.ok(lines.some((l) => l.endsWith(`digest verified; 512 KiB from mirror ${mirror.host}`)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes(`manifest ${NEW.digest} from mirror ${mirror.host}`)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => l.endsWith(`digest verified; 512 KiB from mirror ${mirror.host}`)),
+    lines.join('\n'),
+  );
 });
 
 test('a stale mirror cannot serve an old image under the tag: the origin’s digest is what is fetched', async () => {
@@ -94,8 +100,15 @@ test('a stale mirror cannot serve an old image under the tag: the origin’s dig
   const resolved = await c.resolve(`${o.host}/os/a:1`);
   assert.equal(resolved.manifestDigest, NEW.digest);
   assert.ok((await pullAll(c, resolved)).equals(NEW.blob));
-  assert.equal(stale.server.requests.some((r) => r.path.endsWith('/manifests/1')), false, 'the mirror was never asked for the tag');
-  assert.ok(lines.some((l) => l.includes(`mirror ${stale.host}`) && l.includes('falling back to the origin')), lines.join('\n'));
+  assert.equal(
+    stale.server.requests.some((r) => r.path.endsWith('/manifests/1')),
+    false,
+    'the mirror was never asked for the tag',
+  );
+  assert.ok(
+    lines.some((l) => l.includes(`mirror ${stale.host}`) && l.includes('falling back to the origin')),
+    lines.join('\n'),
+  );
 });
 
 test('a mirror that cuts the blob off halfway: the origin carries on from that byte with Range', async () => {
@@ -112,7 +125,10 @@ test('a mirror that cuts the blob off halfway: the origin carries on from that b
   const resumed = o.server.requests.find((r) => r.path.includes('/blobs/'));
   assert.match(String(resumed?.headers.range), /^bytes=\d+-$/);
   assert.ok(Number(/\d+/.exec(String(resumed?.headers.range))![0]) > 0);
-  assert.ok(lines.some((l) => /digest verified; [\d.]+ KiB from mirror .*, [\d.]+ KiB from the origin/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /digest verified; [\d.]+ KiB from mirror .*, [\d.]+ KiB from the origin/.test(l)),
+    lines.join('\n'),
+  );
 });
 
 test('a mirror serving damaged bytes cannot change what is installed: a damaged manifest is skipped, a damaged blob fails the pull', async () => {
@@ -120,8 +136,8 @@ test('a mirror serving damaged bytes cannot change what is installed: a damaged 
   const damaged = Buffer.from(NEW.blob);
   damaged[1000]! ^= 0xff;
   const bad = await registry({ tags: {}, manifests: [], blobs: [] }, (req, res) => {
-    if (req.url?.includes('/manifests/')) return void res.writeHead(200, { 'content-type': MEDIA_TYPES.ociManifest }).end(OLD.manifest), true;
-    if (req.url?.includes('/blobs/')) return void res.writeHead(200, { 'content-length': damaged.length }).end(damaged), true;
+    if (req.url?.includes('/manifests/')) return (void res.writeHead(200, { 'content-type': MEDIA_TYPES.ociManifest }).end(OLD.manifest), true);
+    if (req.url?.includes('/blobs/')) return (void res.writeHead(200, { 'content-length': damaged.length }).end(damaged), true);
     return false;
   });
   const lines: string[] = [];
@@ -146,7 +162,10 @@ test('the origin does not answer: the tag is resolved at the mirror, with a warn
   const c = client([mirror.host], lines);
   const resolved = await c.resolve(`${host}/os/a:1`);
   assert.ok((await pullAll(c, resolved)).equals(NEW.blob));
-  assert.ok(lines.some((l) => l.includes('the origin does not answer') && l.includes('may hold an older image')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes('the origin does not answer') && l.includes('may hold an older image')),
+    lines.join('\n'),
+  );
 });
 
 test('an origin that 404s the tag is final: no mirror is asked to make one up', async () => {

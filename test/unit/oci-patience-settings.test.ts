@@ -37,7 +37,10 @@ test('the recipe: registry.low_speed_limit/low_speed_time/retries/busy_patience 
 test('registry.mirrors: HOST or HOST:PORT, no scheme or path, at most 8', () => {
   assert.deepEqual(parseRecipe({ ...RECIPE, registry: { mirrors: ['cache.rack7:5000', '10.0.0.5'] } }).registry?.mirrors, ['cache.rack7:5000', '10.0.0.5']);
   for (const bad of [['http://cache:5000'], ['cache/os'], Array.from({ length: 9 }, (_, i) => `c${i}:5000`)]) {
-    assert.throws(() => parseRecipe({ ...RECIPE, registry: { mirrors: bad } }), (e: unknown) => e instanceof RecipeError && e.problems.some((p) => p.startsWith('$.registry.mirrors')));
+    assert.throws(
+      () => parseRecipe({ ...RECIPE, registry: { mirrors: bad } }),
+      (e: unknown) => e instanceof RecipeError && e.problems.some((p) => p.startsWith('$.registry.mirrors')),
+    );
   }
 });
 
@@ -47,15 +50,21 @@ test('no patience fields: the client keeps its defaults (10 KiB/s for 30 s; atte
 });
 
 test('the shoal.* settings: registry_low_speed_limit/_time, registry_retries, busy_patience; bad values are problems naming the key', () => {
-  const { args, problems } = parseKernelArgs(
-    'quiet shoal.registry_low_speed_limit=1 shoal.registry_low_speed_time=5 shoal.registry_retries=3 shoal.busy_patience=60',
-  );
+  const { args, problems } = parseKernelArgs('quiet shoal.registry_low_speed_limit=1 shoal.registry_low_speed_time=5 shoal.registry_retries=3 shoal.busy_patience=60');
   assert.deepEqual(problems, []);
   assert.deepEqual(args.registryOverrides, { low_speed_limit: 1, low_speed_time: 5, retries: 3, busy_patience: 60 });
   assert.equal(args.busyPatienceSeconds, 60);
   assert.deepEqual(parseKernelArgs('shoal.auto').args.registryOverrides, {});
   assert.deepEqual(parseKernelArgs('shoal.registry_mirror=cache.rack7:5000,[fd00::5]:5000').args.registryOverrides, { mirrors: ['cache.rack7:5000', '[fd00::5]:5000'] });
-  for (const word of ['shoal.registry_mirror=http://cache:5000', 'shoal.registry_low_speed_limit=fast', 'shoal.registry_low_speed_time=0', 'shoal.registry_retries=0', 'shoal.registry_retries=101', 'shoal.busy_patience=-5', 'shoal.busy_patience']) {
+  for (const word of [
+    'shoal.registry_mirror=http://cache:5000',
+    'shoal.registry_low_speed_limit=fast',
+    'shoal.registry_low_speed_time=0',
+    'shoal.registry_retries=0',
+    'shoal.registry_retries=101',
+    'shoal.busy_patience=-5',
+    'shoal.busy_patience',
+  ]) {
     const key = word.split('=')[0]!;
     const { problems: p } = parseKernelArgs(word);
     assert.equal(p.length, 1, `${word}: ${p.join('; ')}`);

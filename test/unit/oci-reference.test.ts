@@ -65,7 +65,10 @@ test('parseRepository takes host/repo without tag; parseRegistry a bare host', (
   assert.deepEqual(parseRepository('127.0.0.1:5000/os/debian'), { registry: '127.0.0.1:5000', repository: 'os/debian' });
   assert.throws(() => parseRepository('127.0.0.1:5000/os/debian:12'), /no tag or digest/);
   assert.equal(parseRegistry('controller.internal:8080'), 'controller.internal:8080');
-  assert.throws(() => parseRegistry('controller.internal:8080/x'), (e: unknown) => e instanceof RegistryError && e.code === 'bad-reference');
+  assert.throws(
+    () => parseRegistry('controller.internal:8080/x'),
+    (e: unknown) => e instanceof RegistryError && e.code === 'bad-reference',
+  );
 });
 
 test('formatReference writes back what parseReference read', () => {

@@ -30,7 +30,11 @@ test('plain HTTP only for listed or loopback registries; HTTPS for everything el
 
 test('a plainHttp entry with a scheme or path is refused', () => {
   for (const entry of ['http://controller:8080', 'controller:8080/v2', '']) {
-    assert.throws(() => new RegistryClient({ plainHttp: [entry] }), (e: unknown) => e instanceof RegistryError && /plainHttp entry/.test(e.message), entry);
+    assert.throws(
+      () => new RegistryClient({ plainHttp: [entry] }),
+      (e: unknown) => e instanceof RegistryError && /plainHttp entry/.test(e.message),
+      entry,
+    );
   }
 });
 
@@ -40,13 +44,15 @@ test('a CA file that is missing or not PEM is a tls error naming the file', asyn
     const notPem = join(dir, 'ca.txt');
     await writeFile(notPem, 'hello');
     for (const caFile of [join(dir, 'missing.crt'), notPem]) {
-      assert.throws(() => new RegistryClient({ caFile }), (e: unknown) => e instanceof RegistryError && e.code === 'tls' && e.message.includes(caFile));
+      assert.throws(
+        () => new RegistryClient({ caFile }),
+        (e: unknown) => e instanceof RegistryError && e.code === 'tls' && e.message.includes(caFile),
+      );
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
-
 
 test('a JSON answer trickled a byte at a time is cut off at its deadline with a retryable error, not read forever', { timeout: 10_000 }, async () => {
   const server = await serve((_req, res) => {

@@ -54,7 +54,10 @@ async function prepared(): Promise<Prepared> {
 
 /** Every planned step stood in for; `run` decides what the stand-ins do. */
 const standIns = (run: (step: StepName, signal: AbortSignal) => Promise<void>) =>
-  Object.fromEntries(Object.entries(STEPS).map(([name, s]) => [name, { title: s.title, run: (ctx) => run(name as StepName, ctx.signal) } satisfies StepImpl])) as Record<StepName, StepImpl>;
+  Object.fromEntries(Object.entries(STEPS).map(([name, s]) => [name, { title: s.title, run: (ctx) => run(name as StepName, ctx.signal) } satisfies StepImpl])) as Record<
+    StepName,
+    StepImpl
+  >;
 
 test('install(): done, failed with the step and its advice, or interrupted; every event to the outputs, the secrets scrubbed', async () => {
   const ready = await prepared();

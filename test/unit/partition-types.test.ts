@@ -39,7 +39,10 @@ test('a type code with no known GUID is refused by the recipe, naming the field;
     oci_url: 'registry.test/os:1',
     partition_layout: [{ size: '100%', type_guid, format: 'ext4', mountpoint: '/' }],
   });
-  assert.throws(() => parseRecipe(recipe('abcd')), (e: unknown) => e instanceof RecipeError && /\$\.partition_layout\[0\]\.type_guid: not a type code sgdisk knows/.test(e.message));
+  assert.throws(
+    () => parseRecipe(recipe('abcd')),
+    (e: unknown) => e instanceof RecipeError && /\$\.partition_layout\[0\]\.type_guid: not a type code sgdisk knows/.test(e.message),
+  );
   for (const ok of ['8300', 'EF00', '0fc63daf-8483-4772-8e79-3d69d8477de4', '12345678-1234-1234-1234-123456789abc']) {
     assert.equal(parseRecipe(recipe(ok)).partition_layout[0]!.type_guid, ok);
   }
@@ -99,7 +102,14 @@ test('the sfdisk script writes exactly the planned table, names with quotes, new
     assert.equal(read.id.toLowerCase(), plan.diskGuid);
     assert.deepEqual(
       read.partitions.map((p) => [p.start, p.size, p.type.toLowerCase(), p.uuid.toLowerCase(), p.name ?? '', p.attrs ?? '']),
-      plan.partitions.map((p) => [p.startSector, p.endSector - p.startSector + 1, typeGuid(p.typeCode), p.partGuid, p.name, p.bootable && p.role !== 'esp' ? 'LegacyBIOSBootable' : '']),
+      plan.partitions.map((p) => [
+        p.startSector,
+        p.endSector - p.startSector + 1,
+        typeGuid(p.typeCode),
+        p.partGuid,
+        p.name,
+        p.bootable && p.role !== 'esp' ? 'LegacyBIOSBootable' : '',
+      ]),
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -95,7 +95,10 @@ test('a declared Content-Length over the limit is refused before the body is rea
 });
 
 test('an answer held open is cut at the whole-fetch time limit, naming field and source', async () => {
-  await assert.rejects(fetchBody(url('/held'), 'user_data', { timeoutMs: 300 }), inputError(new RegExp(`^user_data: ${url('/held')} did not send the whole answer within 0\\.3 s$`)));
+  await assert.rejects(
+    fetchBody(url('/held'), 'user_data', { timeoutMs: 300 }),
+    inputError(new RegExp(`^user_data: ${url('/held')} did not send the whole answer within 0\\.3 s$`)),
+  );
   assert.equal((await fetchBody(url('/ok'), 'user_data')).toString(), '#cloud-config\n');
 });
 

@@ -57,7 +57,16 @@ test('a base64-looking registry password is taken literally, inline or in a file
 
 test('inline user_data is decoded only when the bytes are recognisably a payload', () => {
   const decoded = (s: string | Buffer) => readInline(b64(s));
-  for (const doc of ['#cloud-config\nhostname: a\n', '#!/bin/sh\necho hi\n', 'Content-Type: multipart/mixed; boundary="x"\n', 'MIME-Version: 1.0\n', '<?xml version="1.0"?>\n<unattend/>', '<unattend xmlns="urn:x"/>', '\uFEFF<?xml version="1.0"?>', '## template: jinja\n#cloud-config\n']) {
+  for (const doc of [
+    '#cloud-config\nhostname: a\n',
+    '#!/bin/sh\necho hi\n',
+    'Content-Type: multipart/mixed; boundary="x"\n',
+    'MIME-Version: 1.0\n',
+    '<?xml version="1.0"?>\n<unattend/>',
+    '<unattend xmlns="urn:x"/>',
+    '\uFEFF<?xml version="1.0"?>',
+    '## template: jinja\n#cloud-config\n',
+  ]) {
     const r = decoded(doc);
     assert.equal(r.reading, 'base64', doc);
     assert.equal(r.bytes.toString(), doc);
@@ -79,22 +88,34 @@ test('the plan says which reading was taken, and warns when base64-looking text 
   assert.equal(decodedPlan.recipe.user_data?.reading, 'base64');
   assert.equal(decodedPlan.recipe.user_data?.bytes, Buffer.byteLength(config));
   assert.match(renderPlan(decodedPlan), /user_data: inline base64 \(decoded: cloud-init user-data\), 44 bytes, sha256 [0-9a-f]{16}/);
-  assert.deepEqual(decodedPlan.warnings.filter((w) => w.startsWith('user_data')), []);
+  assert.deepEqual(
+    decodedPlan.warnings.filter((w) => w.startsWith('user_data')),
+    [],
+  );
 
   const textPlan = (await prepareInstall(recipe({ user_data: 'Passw0rd1234' }), { machine })).plan;
   assert.equal(textPlan.recipe.user_data?.reading, 'text');
-  assert.ok(textPlan.warnings.some((w) => /^user_data: taken as text: it looks like base64, but does not decode to/.test(w)), textPlan.warnings.join('\n'));
+  assert.ok(
+    textPlan.warnings.some((w) => /^user_data: taken as text: it looks like base64, but does not decode to/.test(w)),
+    textPlan.warnings.join('\n'),
+  );
   assert.ok(!renderPlan(textPlan).includes('Passw0rd1234'));
 });
 
 test('the install log says which reading was taken, by size and digest, before the first step', async () => {
   const config = '#cloud-config\npassword: s3cr3t-in-user-data\n';
-  const { plan, inputs, secrets } = await prepareInstall(recipe({ user_data: b64(config), registry: { username: 'u', password: 'Passw0rd1234' } }), { machine, stopBefore: 'image-linux.service' });
+  const { plan, inputs, secrets } = await prepareInstall(recipe({ user_data: b64(config), registry: { username: 'u', password: 'Passw0rd1234' } }), {
+    machine,
+    stopBefore: 'image-linux.service',
+  });
   const events: InstallEvent[] = [];
   const step: StepImpl = { title: 'nothing', async run() {} };
   await runPlan(plan, { steps: { 'partition.service': step } as Record<StepName, StepImpl>, inputs, secrets, onEvent: (e) => events.push(e) });
   const logged = events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
-  assert.ok(logged.some((m) => /^user_data: inline base64 \(decoded: cloud-init user-data\), 44 bytes, sha256 [0-9a-f]{16}$/.test(m)), logged.join('\n'));
+  assert.ok(
+    logged.some((m) => /^user_data: inline base64 \(decoded: cloud-init user-data\), 44 bytes, sha256 [0-9a-f]{16}$/.test(m)),
+    logged.join('\n'),
+  );
   assert.ok(logged.includes('registry.password: inline text (taken literally)'), logged.join('\n'));
   assert.ok(!JSON.stringify(events).includes('s3cr3t') && !JSON.stringify(events).includes('Passw0rd1234'));
 });

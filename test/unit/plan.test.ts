@@ -22,8 +22,7 @@ const disk = (over: Partial<DiskFacts> = {}): DiskFacts => ({
   bootMedium: false,
   ...over,
 });
-const example = async (name: string): Promise<Recipe> =>
-  parseRecipeText(await readFile(new URL(`../../examples/${name}`, import.meta.url), 'utf8'));
+const example = async (name: string): Promise<Recipe> => parseRecipeText(await readFile(new URL(`../../examples/${name}`, import.meta.url), 'utf8'));
 
 function refusal(fn: () => unknown): string {
   try {
@@ -64,7 +63,12 @@ test('ESP + cidata + root: aligned to 1 MiB, rest of disk to root, types and rol
 test('the plan text names the disk, what is destroyed and the exact commands', async () => {
   const plan = makePlan(
     await example('linux-swap.json'),
-    disk({ path: '/dev/nvme0n1', name: 'nvme0n1', model: 'Samsung PM9A3', partitions: [{ path: '/dev/nvme0n1p1', sizeBytes: GiB, fstype: 'ext4', label: 'old', mountpoints: [] }] }),
+    disk({
+      path: '/dev/nvme0n1',
+      name: 'nvme0n1',
+      model: 'Samsung PM9A3',
+      partitions: [{ path: '/dev/nvme0n1p1', sizeBytes: GiB, fstype: 'ext4', label: 'old', mountpoints: [] }],
+    }),
     machine,
   );
   const text = renderPlan(plan);
@@ -83,33 +87,75 @@ test('a layout bigger than the disk is refused with the sizes', () => {
     task_target: 'install-linux.target',
     target_disk: '/dev/sda',
     oci_url: 'r:1/a:b',
-    partition_layout: [{ size: '512M', format: 'vfat', type_guid: 'ef00', mountpoint: '/boot/efi' }, { size: '30G', format: 'ext4', mountpoint: '/' }],
+    partition_layout: [
+      { size: '512M', format: 'vfat', type_guid: 'ef00', mountpoint: '/boot/efi' },
+      { size: '30G', format: 'ext4', mountpoint: '/' },
+    ],
   });
-  assert.match(refusal(() => makePlan(recipe, disk(), machine)), /partition_layout\[1\] \(30G\) does not fit.*20\.0 GiB of \/dev\/sda/);
+  assert.match(
+    refusal(() => makePlan(recipe, disk(), machine)),
+    /partition_layout\[1\] \(30G\) does not fit.*20\.0 GiB of \/dev\/sda/,
+  );
 });
 
 test('disks in use, read-only disks and the boot medium are refused with the reason', async () => {
   const r = await example('linux-esp-root.json');
-  assert.match(refusal(() => makePlan(r, disk({ inUse: ["it is the running system's boot medium (/dev/sda2 is mounted at /)"] }), machine)), /boot medium/);
-  assert.match(refusal(() => makePlan(r, disk({ readOnly: true }), machine)), /read-only/);
+  assert.match(
+    refusal(() => makePlan(r, disk({ inUse: ["it is the running system's boot medium (/dev/sda2 is mounted at /)"] }), machine)),
+    /boot medium/,
+  );
+  assert.match(
+    refusal(() => makePlan(r, disk({ readOnly: true }), machine)),
+    /read-only/,
+  );
 });
 
 test('layout mistakes are refused: 100% not last, duplicate mountpoints, no root, swap mounted, long labels', () => {
   const make = (partition_layout: unknown[]) =>
     refusal(() => makePlan(parseRecipe({ task_target: 'install-linux.target', target_disk: '/dev/sda', oci_url: 'r:1/a:b', partition_layout }), disk(), machine));
-  assert.match(make([{ size: '100%', format: 'ext4', mountpoint: '/' }, { size: '1G', format: 'swap' }]), /only the last partition/);
-  assert.match(make([{ size: '1G', format: 'ext4', mountpoint: '/' }, { size: '1G', format: 'ext4', mountpoint: '/' }]), /two partitions are mounted at \//);
+  assert.match(
+    make([
+      { size: '100%', format: 'ext4', mountpoint: '/' },
+      { size: '1G', format: 'swap' },
+    ]),
+    /only the last partition/,
+  );
+  assert.match(
+    make([
+      { size: '1G', format: 'ext4', mountpoint: '/' },
+      { size: '1G', format: 'ext4', mountpoint: '/' },
+    ]),
+    /two partitions are mounted at \//,
+  );
   assert.match(make([{ size: '1G', format: 'ext4', mountpoint: '/srv' }]), /no partition is mounted at \//);
   assert.match(make([{ size: '1G', format: 'swap', mountpoint: '/' }]), /swap, which cannot be mounted/);
-  assert.match(make([{ size: '1G', format: 'vfat', label: 'MUCH-TOO-LONG', mountpoint: '/boot/efi' }, { size: '1G', format: 'ext4', mountpoint: '/' }]), /longer than vfat allows/);
+  assert.match(
+    make([
+      { size: '1G', format: 'vfat', label: 'MUCH-TOO-LONG', mountpoint: '/boot/efi' },
+      { size: '1G', format: 'ext4', mountpoint: '/' },
+    ]),
+    /longer than vfat allows/,
+  );
 });
 
 test('an ESP the kernel cannot mount is refused; --stop-before the bootloader lifts the ESP checks', async () => {
   const r = await example('linux-esp-root.json');
   const noVfat = { ...machine, filesystems: ['ext4' as const] };
-  assert.match(refusal(() => makePlan(r, disk(), noVfat)), /this kernel cannot mount vfat/);
-  const noEsp = parseRecipe({ ...r, partition_layout: [{ size: '64M', format: 'vfat', type_guid: 'ef00' }, { size: '100%', format: 'ext4', mountpoint: '/' }] });
-  assert.match(refusal(() => makePlan(noEsp, disk(), noVfat)), /must be mounted at \/boot\/efi/);
+  assert.match(
+    refusal(() => makePlan(r, disk(), noVfat)),
+    /this kernel cannot mount vfat/,
+  );
+  const noEsp = parseRecipe({
+    ...r,
+    partition_layout: [
+      { size: '64M', format: 'vfat', type_guid: 'ef00' },
+      { size: '100%', format: 'ext4', mountpoint: '/' },
+    ],
+  });
+  assert.match(
+    refusal(() => makePlan(noEsp, disk(), noVfat)),
+    /must be mounted at \/boot\/efi/,
+  );
   const plan = makePlan(noEsp, disk(), noVfat, { stopBefore: 'bootloader-linux.service' });
   assert.deepEqual(plan.steps, ['partition.service', 'image-linux.service']);
   assert.deepEqual(plan.skipped, ['bootloader-linux.service']);
@@ -118,12 +164,22 @@ test('an ESP the kernel cannot mount is refused; --stop-before the bootloader li
 
 test('an image reference that cannot be parsed is refused before anything runs', async () => {
   const r = { ...(await example('linux-esp-root.json')), oci_url: 'no-registry-here' };
-  assert.match(refusal(() => makePlan(r, disk(), machine)), /oci_url/);
+  assert.match(
+    refusal(() => makePlan(r, disk(), machine)),
+    /oci_url/,
+  );
 });
 
 test('Windows: ESP, MSR and NTFS get their types; a 4Kn disk aligns in 4096-byte sectors', async () => {
   const plan = makePlan(await example('windows.json'), disk({ sectorSize: 4096 }), machine);
-  assert.deepEqual(plan.partitions.map((p) => [p.role, p.typeCode]), [['esp', 'ef00'], ['msr', '0c01'], ['windows', '0700']]);
+  assert.deepEqual(
+    plan.partitions.map((p) => [p.role, p.typeCode]),
+    [
+      ['esp', 'ef00'],
+      ['msr', '0c01'],
+      ['windows', '0700'],
+    ],
+  );
   assert.equal(plan.partitions[0]!.startSector, 256);
   assert.deepEqual(plan.steps, ['partition.service', 'image-windows.service', 'bootloader-windows.service']);
 });

@@ -6,7 +6,13 @@ import { ProgressMeter, type ProgressSnapshot } from '../../ops/progress.ts';
 function meter(total = 100 * 2 ** 20) {
   let t = 0;
   const seen: ProgressSnapshot[] = [];
-  const m = new ProgressMeter(total, (p) => seen.push(p), 250, 5000, () => t);
+  const m = new ProgressMeter(
+    total,
+    (p) => seen.push(p),
+    250,
+    5000,
+    () => t,
+  );
   return { m, seen, at: (ms: number) => (t = ms), last: () => seen.at(-1)! };
 }
 

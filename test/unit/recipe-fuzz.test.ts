@@ -66,9 +66,18 @@ const base = {
 const RUNS = { numRuns: 2000 };
 
 test('arbitrary JSON values and texts: a plan or a RecipeError, never another error', () => {
-  fc.assert(fc.property(fc.jsonValue(), (v) => void outcome(v)), RUNS);
-  fc.assert(fc.property(fc.string(), (t) => void outcome(t, undefined, true)), RUNS);
-  fc.assert(fc.property(fc.json(), (t) => void outcome(t, undefined, true)), RUNS);
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => void outcome(v)),
+    RUNS,
+  );
+  fc.assert(
+    fc.property(fc.string(), (t) => void outcome(t, undefined, true)),
+    RUNS,
+  );
+  fc.assert(
+    fc.property(fc.json(), (t) => void outcome(t, undefined, true)),
+    RUNS,
+  );
 });
 
 test('a recipe object with any keys and values in it: a plan or a known refusal', () => {
@@ -76,14 +85,16 @@ test('a recipe object with any keys and values in it: a plan or a known refusal'
     fc.constantFrom(...Object.keys(base), 'user_data', 'unattend_xml', 'registry', 'kernel_args', 'hostname', 'wim_index', 'schema_version', 'env', 'ks.cfg'),
     fc.anything({ withNullPrototype: true, withBigInt: true, withMap: true, withSet: true, withTypedArray: true, withDate: true, withSparseArray: true }),
   );
-  fc.assert(fc.property(anyRecipe, (over) => void outcome({ ...base, ...over })), RUNS);
+  fc.assert(
+    fc.property(anyRecipe, (over) => void outcome({ ...base, ...over })),
+    RUNS,
+  );
 });
 
 /** Strings built from the characters that matter to sizes, paths, GUIDs and image references. */
 const text = (chars: string, maxLength = 40) => fc.string({ unit: fc.constantFrom(...chars), maxLength });
 /** Mostly plausible values (so that many recipes get as far as the planner), sometimes anything. */
-const mostly = <T, U>(plausible: fc.Arbitrary<T>, wild: fc.Arbitrary<U>) =>
-  fc.oneof({ arbitrary: plausible, weight: 19 }, { arbitrary: wild, weight: 1 });
+const mostly = <T, U>(plausible: fc.Arbitrary<T>, wild: fc.Arbitrary<U>) => fc.oneof({ arbitrary: plausible, weight: 19 }, { arbitrary: wild, weight: 1 });
 const sizeText = mostly(
   fc.oneof(
     fc.constantFrom('0.4K', '1K', '100%', '1.5G', '1 G', ' 1G ', '16T', '100000T'),
@@ -98,7 +109,10 @@ const sizeText = mostly(
 const partition = fc.record(
   {
     size: sizeText,
-    type_guid: mostly(fc.constantFrom('ef00', '8300', '0c01', '0700', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', 'e3c9e316-0b5c-4db8-817d-f92df00215ae'), text('0123456789abcdefABCDEF-', 40)),
+    type_guid: mostly(
+      fc.constantFrom('ef00', '8300', '0c01', '0700', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', 'e3c9e316-0b5c-4db8-817d-f92df00215ae'),
+      text('0123456789abcdefABCDEF-', 40),
+    ),
     format: mostly(fc.constantFrom(...FORMATS), fc.string()),
     label: mostly(fc.constantFrom('cidata', 'CIDATA', 'root', 'EFI', 'ü'.repeat(12), 'a b', '$(x)', 'x'.repeat(32)), fc.string({ maxLength: 40 })),
     mountpoint: mostly(fc.constantFrom('/', '/boot/efi', '/var', '/home'), fc.oneof(fc.constantFrom('/./var', '/../x', '//', '/var/', '/var/../var'), text('/.ab -\\\n', 30))),
@@ -132,14 +146,20 @@ const facts = fc
   .map(([size, sector]) => disk(size, sector));
 
 test('arbitrary sizes, mountpoints, labels, type GUIDs, formats, kernel args, disks and references: a plan or a known refusal', () => {
-  fc.assert(fc.property(fields, facts, (over, d) => void outcome({ ...base, ...over }, d)), { numRuns: 5000 });
+  fc.assert(
+    fc.property(fields, facts, (over, d) => void outcome({ ...base, ...over }, d)),
+    { numRuns: 5000 },
+  );
 });
 
 test('a zero or sub-byte size is bad input naming the field, not a crash', () => {
   for (const size of ['0G', '0.0001K', '0M']) {
     const recipe = { ...base, partition_layout: [base.partition_layout[0], { size, format: 'ext4', mountpoint: '/' }] };
     assert.equal(outcome(recipe), 'bad input', size);
-    assert.throws(() => parseRecipe(recipe), (e: unknown) => e instanceof RecipeError && /\$\.partition_layout\[1\]\.size: "[^"]+" is not a positive size/.test(e.message));
+    assert.throws(
+      () => parseRecipe(recipe),
+      (e: unknown) => e instanceof RecipeError && /\$\.partition_layout\[1\]\.size: "[^"]+" is not a positive size/.test(e.message),
+    );
   }
   const huge = { ...base, partition_layout: [{ size: `${'9'.repeat(400)}T`, format: 'ext4', mountpoint: '/' }] };
   assert.throws(() => parseRecipe(huge), /partition_layout\[0\]\.size: .* is larger than any disk/);
@@ -147,7 +167,10 @@ test('a zero or sub-byte size is bad input naming the field, not a crash', () =>
 
 test('the planner refuses a zero size even in a recipe object that skipped the parser', () => {
   const recipe = { ...parseRecipe(base), partition_layout: [{ size: '0G', format: 'ext4' as const, mountpoint: '/' }] };
-  assert.throws(() => makePlan(recipe, disk(20 * GiB, 512), machine), (e: unknown) => e instanceof PlanRefused && /partition_layout\[0\]\.size: "0G" is not a positive size/.test(e.message));
+  assert.throws(
+    () => makePlan(recipe, disk(20 * GiB, 512), machine),
+    (e: unknown) => e instanceof PlanRefused && /partition_layout\[0\]\.size: "0G" is not a positive size/.test(e.message),
+  );
 });
 
 test('shoal-install plan with a zero size: exit 2, the field named, no stack trace', async () => {

@@ -42,9 +42,18 @@ test('all payload forms are accepted', () => {
 
 test('errors name the JSON path and what was expected', () => {
   const p = problems({ ...base, partition_layout: [{ size: 'huge', format: 'zfs', colour: 'red' }] });
-  assert.ok(p.some((x) => x.startsWith('$.partition_layout[0].size:') && x.includes('512M')), p.join('\n'));
-  assert.ok(p.some((x) => x.startsWith('$.partition_layout[0].format:')), p.join('\n'));
-  assert.ok(p.some((x) => x.includes('colour')), p.join('\n'));
+  assert.ok(
+    p.some((x) => x.startsWith('$.partition_layout[0].size:') && x.includes('512M')),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => x.startsWith('$.partition_layout[0].format:')),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((x) => x.includes('colour')),
+    p.join('\n'),
+  );
 });
 
 test('unknown top-level fields, missing target and bad versions are rejected', () => {
@@ -65,6 +74,9 @@ test('text that is not JSON says so', () => {
 test('kernel_args that could run as shell in /etc/default/grub are refused', () => {
   assert.equal(parseRecipe({ ...base, kernel_args: 'console=ttyS0,115200 quiet net.ifnames=0' }).kernel_args, 'console=ttyS0,115200 quiet net.ifnames=0');
   for (const bad of ['$(reboot)', 'a`id`', 'x" GRUB_TIMEOUT="0', 'a\nb', 'a; b']) {
-    assert.ok(problems({ ...base, kernel_args: bad }).some((x) => x.startsWith('$.kernel_args')), bad);
+    assert.ok(
+      problems({ ...base, kernel_args: bad }).some((x) => x.startsWith('$.kernel_args')),
+      bad,
+    );
   }
 });

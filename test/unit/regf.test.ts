@@ -38,7 +38,7 @@ function readHive(file: Buffer): { root: ReadKey; bins: { offset: number; size: 
   // Bins tile the data; cells tile each bin.
   const bins: { offset: number; size: number }[] = [];
   const allocated = new Set<number>();
-  for (let off = 0; off < binsSize; ) {
+  for (let off = 0; off < binsSize;) {
     assert.equal(hb.toString('latin1', off, off + 4), 'hbin', `hbin at ${off}`);
     assert.equal(hb.readUInt32LE(off + 4), off, 'hbin offset field');
     const size = hb.readUInt32LE(off + 8);
@@ -174,7 +174,10 @@ test('a small hive is structurally valid and holds what was given', () => {
   assert.equal(bins.length, 1);
   assert.equal(root.name, 'ROOT');
   assert.equal(root.flags & 0x0c, 0x0c, 'root is HIVE_ENTRY | NO_DELETE');
-  assert.deepEqual(root.children.map((c) => c.name), ['A', 'b', 'Ärger']);
+  assert.deepEqual(
+    root.children.map((c) => c.name),
+    ['A', 'b', 'Ärger'],
+  );
   assert.equal(find(root, 'b\\deep').name, 'deep');
 
   const v = root.values;
@@ -249,7 +252,10 @@ test('many keys: several bins, large cells, and lists split under an ri root', (
   const hive = buildHive(tree, { timestamp: fixed });
   const { root, bins } = readHive(hive);
   assert.ok(bins.length > 10, `bins: ${bins.length}`);
-  assert.ok(bins.some((b) => b.size > 4096), 'a bin larger than 4 KiB holds the 10000-byte cell');
+  assert.ok(
+    bins.some((b) => b.size > 4096),
+    'a bin larger than 4 KiB holds the 10000-byte cell',
+  );
   assert.equal(count(root), 1 + 1 + 1234 + 20 + 200 + 1);
   assert.equal(find(root, 'Wide').children.length, 1234);
   assert.equal(find(root, 'Group7\\Item3').values.get('s')?.data.toString('utf16le'), 'v7.3\0');
@@ -266,13 +272,17 @@ test('same tree, same timestamp: same bytes', () => {
 test('refusals: big data, duplicates, bad names and values', () => {
   const ok = Buffer.alloc(MAX_SINGLE_CELL_DATA);
   buildHive({ name: 'R', values: [{ name: 'max', type: 'REG_BINARY', data: ok }] });
-  assert.throws(
-    () => buildHive({ name: 'R', values: [{ name: 'big', type: 'REG_BINARY', data: Buffer.alloc(MAX_SINGLE_CELL_DATA + 1) }] }),
-    /16345 bytes .*big-data \(db\)/,
-  );
+  assert.throws(() => buildHive({ name: 'R', values: [{ name: 'big', type: 'REG_BINARY', data: Buffer.alloc(MAX_SINGLE_CELL_DATA + 1) }] }), /16345 bytes .*big-data \(db\)/);
   assert.throws(() => buildHive({ name: 'R', children: [{ name: 'Same' }, { name: 'SAME' }] }), /duplicate subkey/);
   assert.throws(
-    () => buildHive({ name: 'R', values: [{ name: 'v', type: 'REG_SZ', data: 'a' }, { name: 'V', type: 'REG_SZ', data: 'b' }] }),
+    () =>
+      buildHive({
+        name: 'R',
+        values: [
+          { name: 'v', type: 'REG_SZ', data: 'a' },
+          { name: 'V', type: 'REG_SZ', data: 'b' },
+        ],
+      }),
     /duplicate value/,
   );
   assert.throws(() => buildHive({ name: 'R', children: [{ name: 'a\\b' }] }), /backslash/);

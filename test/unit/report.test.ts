@@ -84,20 +84,30 @@ test('our image_digest extension: the manifest installed, only when an image was
 test('our blobs extension: each blob with the source that served it and the fallbacks, no secret in a reason', () => {
   const digest = `sha256:${'b'.repeat(64)}`;
   const blobs = reportedBlobs(
-    [{
-      digest,
-      size: 30,
-      sources: [{ host: 'cache:5000', mirror: true, bytes: 10 }, { host: 'controller:8080', mirror: false, bytes: 20 }],
-      fallbacks: [{ from: 'cache:5000', to: 'controller:8080', atByte: 10, reason: 'HTTP 500: token s3cr3t-pass expired' }],
-    }],
+    [
+      {
+        digest,
+        size: 30,
+        sources: [
+          { host: 'cache:5000', mirror: true, bytes: 10 },
+          { host: 'controller:8080', mirror: false, bytes: 20 },
+        ],
+        fallbacks: [{ from: 'cache:5000', to: 'controller:8080', atByte: 10, reason: 'HTTP 500: token s3cr3t-pass expired' }],
+      },
+    ],
     ['s3cr3t-pass'],
   );
-  assert.deepEqual(makeStatusReport({ status: 'success', blobs }).blobs, [{
-    digest,
-    size: 30,
-    sources: [{ source: 'mirror', host: 'cache:5000', bytes: 10 }, { source: 'origin', host: 'controller:8080', bytes: 20 }],
-    fallbacks: [{ from: 'cache:5000', to: 'controller:8080', at_byte: 10, reason: 'HTTP 500: token *** expired' }],
-  }]);
+  assert.deepEqual(makeStatusReport({ status: 'success', blobs }).blobs, [
+    {
+      digest,
+      size: 30,
+      sources: [
+        { source: 'mirror', host: 'cache:5000', bytes: 10 },
+        { source: 'origin', host: 'controller:8080', bytes: 20 },
+      ],
+      fallbacks: [{ from: 'cache:5000', to: 'controller:8080', at_byte: 10, reason: 'HTTP 500: token *** expired' }],
+    },
+  ]);
   assert.ok(!('blobs' in makeStatusReport({ status: 'success' })), 'absent when no image was pulled');
 });
 

@@ -31,7 +31,18 @@ const REGISTRY_PASSWORD = 'Passw0rd1234';
 const WEBHOOK_SECRET = 'whs-9b8a7c6d5e4f';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 /** Every form a secret could be shown in: as written in the recipe, decoded, and each secret line of it. */
-const FORBIDDEN = [USER_DATA, b64(USER_DATA), 'ud-secret-7f3a91c2', CONTENT_SECRET, 'content-secret-55e1', UNATTEND, b64(UNATTEND), 'unattend-secret-c0ffee', REGISTRY_PASSWORD, WEBHOOK_SECRET];
+const FORBIDDEN = [
+  USER_DATA,
+  b64(USER_DATA),
+  'ud-secret-7f3a91c2',
+  CONTENT_SECRET,
+  'content-secret-55e1',
+  UNATTEND,
+  b64(UNATTEND),
+  'unattend-secret-c0ffee',
+  REGISTRY_PASSWORD,
+  WEBHOOK_SECRET,
+];
 
 function assertNoSecret(where: string, text: string) {
   for (const s of FORBIDDEN) assert.ok(!text.includes(s), `${where} shows the secret ${JSON.stringify(s.slice(0, 30))}`);
@@ -66,7 +77,13 @@ const LAYOUT = [
   { size: '512M', type_guid: 'ef00', format: 'vfat' },
   { size: '100%', format: 'ext4', mountpoint: '/' },
 ];
-const linux = (extra: Record<string, unknown>) => ({ task_target: 'install-linux.target', target_disk: disk, oci_url: '127.0.0.1:9/os/none:1', partition_layout: LAYOUT, ...extra });
+const linux = (extra: Record<string, unknown>) => ({
+  task_target: 'install-linux.target',
+  target_disk: disk,
+  oci_url: '127.0.0.1:9/os/none:1',
+  partition_layout: LAYOUT,
+  ...extra,
+});
 const windows = (extra: Record<string, unknown>) => ({
   task_target: 'install-windows.target',
   target_disk: disk,
@@ -96,7 +113,10 @@ test('plan and plan --json show secrets by source, size and sha256 prefix only',
     const stop = name.startsWith('unattend') ? [] : ['--stop-before', 'bootloader-linux.service'];
     const text = shoalInstall(['plan', '--recipe', path, ...stop]);
     const json = shoalInstall(['plan', '--recipe', path, '--json', ...stop]);
-    for (const [face, r] of [['plan', text], ['plan --json', json]] as const) {
+    for (const [face, r] of [
+      ['plan', text],
+      ['plan --json', json],
+    ] as const) {
       assert.equal(r.status, 0, `${name} ${face}: ${r.stderr}`);
       assertNoSecret(`${name}: ${face} stdout`, r.stdout);
       assertNoSecret(`${name}: ${face} stderr`, r.stderr);
@@ -143,11 +163,10 @@ test('auto mode: a controller that echoes the webhook secret in its 403 puts no 
 
 test('postStatus hides the webhook secret and the given secrets in what the controller says, before cutting it short', async () => {
   const logged: string[] = [];
-  const outcome = await postStatus(
-    { url: `http://${controller.host}`, serial: 'S', secret: WEBHOOK_SECRET },
-    makeStatusReport({ status: 'success' }),
-    { retryDelaysMs: [], log: (m) => logged.push(m) },
-  );
+  const outcome = await postStatus({ url: `http://${controller.host}`, serial: 'S', secret: WEBHOOK_SECRET }, makeStatusReport({ status: 'success' }), {
+    retryDelaysMs: [],
+    log: (m) => logged.push(m),
+  });
   assert.equal(outcome.delivered, false);
   assert.ok(!outcome.delivered && outcome.reason.includes('***'));
   assertNoSecret('the webhook lines', [...logged, outcome.delivered ? '' : outcome.reason].join('\n'));
@@ -162,7 +181,17 @@ test('redaction: a secret of 8+ characters is hidden anywhere; a shorter one whe
 
 test('runner events: a failing command that echoes a short secret shows it nowhere, and mkfs.ext4 stays mkfs.ext4', async () => {
   const recipe = parseRecipe(linux({}));
-  const facts: DiskFacts = { path: disk, kind: 'image', name: 'disk.img', sizeBytes: 4 * 1024 ** 3, sectorSize: 512, readOnly: false, partitions: [], inUse: [], bootMedium: false };
+  const facts: DiskFacts = {
+    path: disk,
+    kind: 'image',
+    name: 'disk.img',
+    sizeBytes: 4 * 1024 ** 3,
+    sectorSize: 512,
+    readOnly: false,
+    partitions: [],
+    inUse: [],
+    bootMedium: false,
+  };
   const plan = makePlan(recipe, facts, machine, { stopBefore: 'image-linux.service' });
   const events: InstallEvent[] = [];
   const steps = standInSteps();
@@ -191,11 +220,18 @@ test('property: whatever the secret fields hold, neither the plan text nor the p
     marked.map((s) => b64(`<?xml version="1.0"?><unattend>${s}</unattend>`)),
     marked.map((content) => ({ content })),
   );
-  const fields = fc.record(
-    { user_data: payload, 'ks.cfg': payload, password: payload, env: fc.dictionary(fc.constantFrom('A', 'TOKEN'), marked) },
-    { requiredKeys: [] },
-  );
-  const facts: DiskFacts = { path: '/dev/sda', kind: 'block', name: 'sda', sizeBytes: 8 * 1024 ** 3, sectorSize: 512, readOnly: false, partitions: [], inUse: [], bootMedium: false };
+  const fields = fc.record({ user_data: payload, 'ks.cfg': payload, password: payload, env: fc.dictionary(fc.constantFrom('A', 'TOKEN'), marked) }, { requiredKeys: [] });
+  const facts: DiskFacts = {
+    path: '/dev/sda',
+    kind: 'block',
+    name: 'sda',
+    sizeBytes: 8 * 1024 ** 3,
+    sectorSize: 512,
+    readOnly: false,
+    partitions: [],
+    inUse: [],
+    bootMedium: false,
+  };
   fc.assert(
     fc.property(fields, ({ password, ...docs }) => {
       const recipe = parseRecipe(linux({ ...docs, ...(password !== undefined ? { registry: { username: 'u', password } } : {}) }));

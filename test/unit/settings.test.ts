@@ -9,17 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseShoalWords, cmdlineParams } from '../../ops/kargs.ts';
-import {
-  imageSource,
-  kernelSource,
-  MAX_CONF_BYTES,
-  mergeSettings,
-  parseConf,
-  readConfText,
-  settingOrigins,
-  taskSource,
-  type SettingsSource,
-} from '../../ops/settings.ts';
+import { imageSource, kernelSource, MAX_CONF_BYTES, mergeSettings, parseConf, readConfText, settingOrigins, taskSource, type SettingsSource } from '../../ops/settings.ts';
 
 let work: string;
 before(async () => {
@@ -98,11 +88,11 @@ test('precedence per key: kernel command line, then the task ISO, then the image
   assert.equal(s.args.netWaitSeconds, 9);
   assert.equal(s.args.after, 'reboot', "the kernel's shoal.reboot beats the task ISO's shoal.poweroff: they are one setting");
   assert.deepEqual(settingOrigins(s), [
-    'shoal.webhook=http://task:1/hook from the task ISO\'s shoal.conf',
+    "shoal.webhook=http://task:1/hook from the task ISO's shoal.conf",
     'shoal.serial=K from the kernel command line',
     'shoal.reboot from the kernel command line',
-    'shoal.task_wait=5 from the task ISO\'s shoal.conf',
-    'shoal.net_wait=9 from the image\'s defaults',
+    "shoal.task_wait=5 from the task ISO's shoal.conf",
+    "shoal.net_wait=9 from the image's defaults",
   ]);
   // Without the kernel's word, the task ISO's shoal.poweroff counts; shoal.poweroff=0 above the image's turns it off.
   assert.equal(mergeSettings([task, image]).args.after, 'poweroff');
@@ -134,7 +124,7 @@ test('read bounded: absent is nothing; a link, a directory, a FIFO and an oversi
   assert.ok(cap && 'text' in cap && cap.text.length === MAX_CONF_BYTES);
 });
 
-test('the task ISO\'s shoal.conf cannot name another recipe; the image\'s can; the kernel command line file is read', async () => {
+test("the task ISO's shoal.conf cannot name another recipe; the image's can; the kernel command line file is read", async () => {
   const dir = join(work, 'sources');
   await mkdir(join(dir, 'task'), { recursive: true });
   await writeFile(join(dir, 'task/shoal.conf'), 'shoal.recipe=http://elsewhere/r.json shoal.serial=T\n');
@@ -143,7 +133,10 @@ test('the task ISO\'s shoal.conf cannot name another recipe; the image\'s can; t
   const task = (await taskSource(join(dir, 'task')))!;
   assert.equal(task.values.recipe, undefined);
   assert.equal(task.values.serial, 'T');
-  assert.match(task.problems.join(), /^shoal\.recipe in shoal\.conf on the task ISO: the task ISO is already found .* put shoal\.recipe= on the kernel command line or in \/etc\/shoal\/shoal\.conf$/);
+  assert.match(
+    task.problems.join(),
+    /^shoal\.recipe in shoal\.conf on the task ISO: the task ISO is already found .* put shoal\.recipe= on the kernel command line or in \/etc\/shoal\/shoal\.conf$/,
+  );
   assert.deepEqual((await imageSource(join(dir, 'defaults')))!.values.recipe, { kind: 'file', path: '/srv/job/recipe.json' });
   assert.equal(await imageSource(join(dir, 'no-defaults')), undefined);
   assert.equal(await taskSource(join(dir, 'no-task')), undefined);

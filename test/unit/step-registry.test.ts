@@ -66,7 +66,10 @@ test("a step's layout problems refuse the plan, only when the plan runs it", asy
   const picky: Step = { ...extra, layoutProblems: (parts) => [`extra-linux.service cannot use ${parts.length} partitions`] };
   const recipe = await example('linux-cidata.json');
   const at = indexOf('config-drive.service');
-  assert.throws(() => makePlan(recipe, disk, machine, { registry: withExtra(at, picky) }), (e: unknown) => e instanceof PlanRefused && /cannot use 3 partitions/.test(e.message));
+  assert.throws(
+    () => makePlan(recipe, disk, machine, { registry: withExtra(at, picky) }),
+    (e: unknown) => e instanceof PlanRefused && /cannot use 3 partitions/.test(e.message),
+  );
   assert.doesNotThrow(() => makePlan(recipe, disk, machine, { registry: withExtra(at, { ...picky, wanted: () => false }) }));
   assert.doesNotThrow(() => makePlan(recipe, disk, machine, { registry: withExtra(at, picky), stopBefore: 'extra-linux.service' as StepName }));
 });

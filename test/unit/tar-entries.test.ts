@@ -20,7 +20,12 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 /** What GNU tar lists, in its order, as our reader should see it. */
 function listed(archive: string): string[] {
-  return shBytes(`tar -tf ${archive}`).toString().split('\n').filter(Boolean).map((p) => p.replace(/^\.\//, '').replace(/\/$/, '')).filter((p) => p !== '' && p !== '.');
+  return shBytes(`tar -tf ${archive}`)
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((p) => p.replace(/^\.\//, '').replace(/\/$/, ''))
+    .filter((p) => p !== '' && p !== '.');
 }
 
 function read(bytes: Buffer, chunk: number): TarEntry[] {
@@ -41,11 +46,15 @@ for (const format of ['gnu', 'posix', 'ustar']) {
     const expected = listed(archive);
     for (const chunk of [1, 7, 511, 512, 513, 65536, bytes.length]) {
       const entries = read(bytes, chunk);
-      assert.deepEqual(entries.map((e) => e.path), expected, `chunks of ${chunk}`);
+      assert.deepEqual(
+        entries.map((e) => e.path),
+        expected,
+        `chunks of ${chunk}`,
+      );
     }
     const byPath = new Map(read(bytes, 4096).map((e) => [e.path, e]));
     assert.equal(byPath.get('etc')?.kind, 'dir');
-        assert.equal(byPath.get('sparse')?.kind, 'file');
+    assert.equal(byPath.get('sparse')?.kind, 'file');
     assert.equal(byPath.get('fifo')?.kind, 'other');
     assert.equal(byPath.get('etc/.wh.gone')?.kind, 'file');
     const pair = [byPath.get('etc/hosts')!, byPath.get('etc/hosts-link')!];

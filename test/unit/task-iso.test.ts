@@ -67,20 +67,14 @@ test('the task ISO on sr1 wins over the maintenance ISO on sr0; its recipe and d
 });
 
 test('the task ISO on sr0 with the maintenance ISO on sr1 (the boot medium): the boot medium is never mounted', async () => {
-  const m = await machine(
-    { sr0: { kind: 'sr', devno: '11:0', medium: RECIPE }, sr1: { kind: 'sr', devno: '11:1', medium: RECIPE } },
-    { '/run/live/medium': '11:1' },
-  );
+  const m = await machine({ sr0: { kind: 'sr', devno: '11:0', medium: RECIPE }, sr1: { kind: 'sr', devno: '11:1', medium: RECIPE } }, { '/run/live/medium': '11:1' });
   const task = await findTaskIso({ at: m.at, waitSeconds: 5, mount: m.mount, pollMs: 10, drives: () => removableDrives(m.view) }, () => undefined);
   assert.match(task.from, /on .*sr0 /);
   assert.deepEqual(m.calls, ['mount sr0'], 'sr1 holds recipe.json too, but it is what the system booted from');
 });
 
 test('the task ISO on a USB disk, the maintenance ISO on a USB CD-ROM', async () => {
-  const m = await machine(
-    { sr0: { kind: 'sr', devno: '11:0', medium: MAINT }, sdb: { kind: 'usb', devno: '8:16', medium: RECIPE } },
-    { '/run/live/medium': '11:0' },
-  );
+  const m = await machine({ sr0: { kind: 'sr', devno: '11:0', medium: MAINT }, sdb: { kind: 'usb', devno: '8:16', medium: RECIPE } }, { '/run/live/medium': '11:0' });
   const task = await findTaskIso({ at: m.at, waitSeconds: 5, mount: m.mount, pollMs: 10, drives: () => removableDrives(m.view) }, () => undefined);
   assert.match(task.from, /on .*sdb /);
   assert.deepEqual(m.calls, ['mount sdb']);
@@ -140,10 +134,7 @@ test('no drive at all: gives up after the grace, not the whole bound', async () 
 });
 
 test('every drive checked, none with recipe.json, only the boot medium besides: gives up after the grace', async () => {
-  const m = await machine(
-    { sr0: { kind: 'sr', devno: '11:0', medium: RECIPE }, sr1: { kind: 'sr', devno: '11:1', medium: MAINT } },
-    { '/run/live/medium': '11:0' },
-  );
+  const m = await machine({ sr0: { kind: 'sr', devno: '11:0', medium: RECIPE }, sr1: { kind: 'sr', devno: '11:1', medium: MAINT } }, { '/run/live/medium': '11:0' });
   const t0 = Date.now();
   await assert.rejects(
     findTaskIso({ at: m.at, waitSeconds: 60, graceSeconds: 0.3, mount: m.mount, pollMs: 50, drives: () => removableDrives(m.view) }, () => undefined),
@@ -160,7 +151,10 @@ test('every drive checked, none with recipe.json, only the boot medium besides: 
 test('a named device (shoal.recipe=/dev/srN) that is missing is waited for the whole bound, then named', async () => {
   const t0 = Date.now();
   await assert.rejects(
-    findTaskIso({ at: join(work, 'unused'), waitSeconds: 1, pollMs: 50, drives: namedDrives(['/dev/shoal-test-no-such-drive']), what: '/dev/shoal-test-no-such-drive' }, () => undefined),
+    findTaskIso(
+      { at: join(work, 'unused'), waitSeconds: 1, pollMs: 50, drives: namedDrives(['/dev/shoal-test-no-such-drive']), what: '/dev/shoal-test-no-such-drive' },
+      () => undefined,
+    ),
     /no task ISO with recipe\.json found within 1 s \(nothing on \/dev\/shoal-test-no-such-drive\)/,
   );
   assert.ok(Date.now() - t0 >= 900);

@@ -18,7 +18,6 @@ const UNITS = join(REPO, 'units');
 const WRAPPER = '/usr/local/bin/shoal-install';
 const BUNDLE = '/usr/local/lib/shoal-install/shoal-install.mjs';
 
-
 function skipLoudly(t: TestContext, tool: string, pkg: string): boolean {
   if (hasTool(tool)) return false;
   const why = `${tool} is missing (apt-get install ${pkg}; scripts/setup-host.sh installs it)`;
@@ -45,7 +44,10 @@ function section(text: string, name: string): [string, string][] {
   }
   return out;
 }
-const values = (text: string, sec: string, key: string) => section(text, sec).filter(([k]) => k === key).map(([, v]) => v);
+const values = (text: string, sec: string, key: string) =>
+  section(text, sec)
+    .filter(([k]) => k === key)
+    .map(([, v]) => v);
 
 test('systemd-analyze verify passes for every unit (in a scratch root with the installer in place)', async (t) => {
   if (skipLoudly(t, 'systemd-analyze', 'systemd')) return;
@@ -99,7 +101,10 @@ test('the boot unit decides: oneshot `shoal-install boot`, enabled, before tty1 
 
 test('units/enabled names existing units that can be enabled; the units the boot starts are not enabled themselves', async () => {
   // One unit per line; `#` starts a comment (the ISO build and the Containerfile both strip them).
-  const enabled = (await readFile(join(UNITS, 'enabled'), 'utf8')).split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  const enabled = (await readFile(join(UNITS, 'enabled'), 'utf8'))
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
   assert.deepEqual(enabled, ['shoal-install-boot.service']);
   const files = await unitFiles();
   for (const unit of enabled) {
@@ -133,7 +138,13 @@ test('console units take over their terminal from getty and give it back on exit
     for (const key of ['Conflicts', 'OnFailure', 'OnSuccess']) assert.deepEqual(values(text, 'Unit', key), [getty], `${file} ${key}`);
     assert.deepEqual(values(text, 'Service', 'ExecStart'), [WRAPPER], `${file}: no arguments opens the console UI`);
     assert.deepEqual(values(text, 'Service', 'TTYPath'), [tty]);
-    for (const [key, v] of [['StandardInput', 'tty'], ['StandardOutput', 'tty'], ['TTYReset', 'yes'], ['TTYVHangup', 'yes'], ['Restart', 'no']]) {
+    for (const [key, v] of [
+      ['StandardInput', 'tty'],
+      ['StandardOutput', 'tty'],
+      ['TTYReset', 'yes'],
+      ['TTYVHangup', 'yes'],
+      ['Restart', 'no'],
+    ]) {
       assert.deepEqual(values(text, 'Service', key!), [v], `${file} ${key}`);
     }
   }
@@ -156,7 +167,26 @@ test('the units, the wrapper and the Containerfile agree on where the installer 
   assert.ok(patchesAt >= 0 && patchesAt < containerfile.indexOf('RUN npm ci'), "the dependency patches are in place for npm ci's postinstall");
   assert.match(containerfile, /^FROM \$\{BASE_IMAGE\}$/m);
   assert.match(containerfile, /^ARG BASE_IMAGE=quay\.io\/centos-bootc\/centos-bootc:stream9$/m);
-  for (const pkg of ['nodejs', 'gdisk', 'parted', 'e2fsprogs', 'xfsprogs', 'dosfstools', 'mtools', 'ntfs-3g', 'ntfsprogs', 'wimlib-utils', 'zstd', 'pigz', 'xz', 'tar', 'efibootmgr', 'util-linux', 'dmidecode', 'hivex']) {
+  for (const pkg of [
+    'nodejs',
+    'gdisk',
+    'parted',
+    'e2fsprogs',
+    'xfsprogs',
+    'dosfstools',
+    'mtools',
+    'ntfs-3g',
+    'ntfsprogs',
+    'wimlib-utils',
+    'zstd',
+    'pigz',
+    'xz',
+    'tar',
+    'efibootmgr',
+    'util-linux',
+    'dmidecode',
+    'hivex',
+  ]) {
     assert.match(containerfile, new RegExp(`\\s${pkg}(\\s|;|\\\\)`), `the image installs ${pkg}`);
   }
   for (const f of await unitFiles()) {

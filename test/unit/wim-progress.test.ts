@@ -11,8 +11,7 @@ const NTFS_APPLY =
   '\rExtracting file data: 0 MiB of 28 MiB (0%) done\rExtracting file data: 0 MiB of 28 MiB (0%) done' +
   '\rExtracting file data: 27 MiB of 28 MiB (97%) done\rExtracting file data: 28 MiB of 28 MiB (99%) done' +
   '\rExtracting file data: 28 MiB of 28 MiB (100%) done\nDone applying WIM image.\n';
-const TINY_APPLY =
-  'Applying image 1 ("s1") from "/tmp/wx/s1.wim" to directory "o1"\n\rExtracting file data: 3 bytes of 3 bytes (100%) done\nDone applying WIM image.\n';
+const TINY_APPLY = 'Applying image 1 ("s1") from "/tmp/wx/s1.wim" to directory "o1"\n\rExtracting file data: 3 bytes of 3 bytes (100%) done\nDone applying WIM image.\n';
 
 function parseAll(chunks: (string | Uint8Array)[]): WimApplyEvent[] {
   const p = new WimApplyProgressParser();
@@ -78,7 +77,10 @@ test('units: bytes, KiB, MiB, GiB are normalized to bytes', () => {
     assert.equal(e.doneBytes, doneBytes, line);
     assert.equal(e.totalBytes, totalBytes, line);
   }
-  assert.deepEqual(parseAll([TINY_APPLY]).map((e) => e.phase), ['start', 'extracting-data', 'done']);
+  assert.deepEqual(
+    parseAll([TINY_APPLY]).map((e) => e.phase),
+    ['start', 'extracting-data', 'done'],
+  );
 });
 
 test('metadata phase, CRLF, unknown lines and a missing final newline', () => {

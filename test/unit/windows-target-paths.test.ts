@@ -51,7 +51,7 @@ test('case-insensitive lookups resolve links within the volume', async () => {
   await writeFile(join(host, 'Boot/EFI/bootmgfw.efi'), 'host');
   await mkdir(join(root, 'Windows'));
   await symlink(host, join(root, 'Windows/Boot'));
-  assert.equal(await findPath(root, 'Windows/Boot/EFI/bootmgfw.efi'), undefined, 'the host\'s file is not found through the link');
+  assert.equal(await findPath(root, 'Windows/Boot/EFI/bootmgfw.efi'), undefined, "the host's file is not found through the link");
   await mkdir(join(root, host, 'efi'), { recursive: true });
   await writeFile(join(root, host, 'efi/BOOTMGFW.EFI'), 'image');
   assert.equal(await findPath(root, 'windows/boot/EFI/bootmgfw.efi'), join(root, host, 'efi/BOOTMGFW.EFI'));

@@ -33,7 +33,9 @@ import { sh } from './lib/sh.ts';
 
 const { values } = parseArgs({ options: { tcg: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
 if (values.help) {
-  process.stdout.write('npm run demo [-- --tcg]\n  Boots the maintenance ISO in a VM with a Shoal job (task ISO): auto mode installs Debian onto a virtual disk, then the disk boots.\n');
+  process.stdout.write(
+    'npm run demo [-- --tcg]\n  Boots the maintenance ISO in a VM with a Shoal job (task ISO): auto mode installs Debian onto a virtual disk, then the disk boots.\n',
+  );
   process.exit(0);
 }
 
@@ -64,7 +66,7 @@ async function main(): Promise<number> {
 
   stage(1, 'The OS image to install, and the maintenance ISO');
   say('Built once (minutes), then reused: a Debian rootfs tarball (the "OS image", debootstrap), and the maintenance');
-  say('ISO a server\'s BMC boots (scripts/build_maintenance_os.sh: Debian live system, Node, the installer and its units).');
+  say("ISO a server's BMC boots (scripts/build_maintenance_os.sh: Debian live system, Node, the installer and its units).");
   const fixture = await phases.run('OS image', buildFixtureRootfs);
   const iso = await phases.run('maintenance ISO', () => maintenanceIso());
   say(`  OS image:         ${fixture}`);
@@ -90,9 +92,24 @@ async function main(): Promise<number> {
     say(`  task ISO         ${task}  (the second virtual CD, /dev/sr1)`);
     say(`  target disk      ${target}  (4 GiB, empty: the VM's /dev/vda)`);
     say(`  UEFI variables   ${vars}  (OVMF's NVRAM; the install adds a boot entry to it)`);
-    say('  kernel arguments none: the ISO\'s GRUB boots its default entry, which finds the task ISO and runs auto mode');
-    say(dim(conf.trimEnd().split('\n').map((l) => `    shoal.conf: ${l}`).join('\n')));
-    say(dim(JSON.stringify(recipe, null, 2).split('\n').map((l) => `    ${l}`).join('\n')));
+    say("  kernel arguments none: the ISO's GRUB boots its default entry, which finds the task ISO and runs auto mode");
+    say(
+      dim(
+        conf
+          .trimEnd()
+          .split('\n')
+          .map((l) => `    shoal.conf: ${l}`)
+          .join('\n'),
+      ),
+    );
+    say(
+      dim(
+        JSON.stringify(recipe, null, 2)
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n'),
+      ),
+    );
 
     const kvm = values.tcg ? { ok: false, why: '--tcg' } : await kvmWorks(await isoKernel(iso, work));
     const accel = kvm.ok ? 'kvm' : 'tcg';
@@ -111,7 +128,12 @@ async function main(): Promise<number> {
     if (report) {
       say(bold(`The controller stand-in received: POST ${report.path}`));
       say(`  X-Webhook-Secret: ${report.headers['x-webhook-secret'] === secret ? '(the secret from the task ISO)' : 'MISSING OR WRONG'}`);
-      say(JSON.stringify(report.body, null, 2).split('\n').map((l) => `  ${l}`).join('\n'));
+      say(
+        JSON.stringify(report.body, null, 2)
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n'),
+      );
     } else {
       say('No webhook report arrived.');
     }
@@ -121,7 +143,7 @@ async function main(): Promise<number> {
       return 1;
     }
 
-    stage(5, 'Boot the installed disk alone: OVMF -> GRUB -> Debian -> cloud-init runs the recipe\'s user-data');
+    stage(5, "Boot the installed disk alone: OVMF -> GRUB -> Debian -> cloud-init runs the recipe's user-data");
     say(dim('  the same UEFI variables, so the firmware takes the "debian" entry the install wrote'));
     const first = await phases.run('first boot', () =>
       runVm(vm(targetBootVmOptions({ name: 'firstboot', target, ovmfVars: vars, serialLog: join(work, 'serial-firstboot.log'), timeoutMs: 20 * 60_000, serial: SERIAL }))),
@@ -130,7 +152,13 @@ async function main(): Promise<number> {
 
     stage(6, booted ? 'Done: the installed system booted and cloud-init applied the user-data' : 'The installed disk did not show the first-boot marker');
     say(booted ? `  seen on its serial console: ${bold(FIRSTBOOT_MARKER)}` : `  look at ${join(work, 'serial-firstboot.log')}`);
-    say(`\nDurations:\n${phases.table().split('\n').map((l) => `  ${l}`).join('\n')}`);
+    say(
+      `\nDurations:\n${phases
+        .table()
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n')}`,
+    );
     say(`\nFiles (delete with: rm -rf ${work}):`);
     for (const f of (await readdir(work)).sort()) say(`  ${join(work, f)}`);
     say('\nBoot the installed disk again yourself (Ctrl+A X quits qemu; root is locked, the login prompt shows the host name):');

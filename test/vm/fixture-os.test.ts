@@ -22,8 +22,14 @@ test('fixture rootfs tarball has a kernel, GRUB for UEFI and cloud-init, owners 
   progress(`fixture rootfs ${tarball}: ${meta.tarballBytes >> 20} MiB packed, ${meta.unpackedBytes >> 20} MiB unpacked (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   const listing = await sh(['tar', '--zstd', '--numeric-owner', '-tvf', tarball]);
   const names = listing.split('\n').map((l) => l.split(/\s+/).slice(5).join(' '));
-  assert.ok(names.some((n) => /^\.\/boot\/vmlinuz-\S+$/.test(n)), 'boot/vmlinuz-*');
-  assert.ok(names.some((n) => n.startsWith('./usr/lib/grub/x86_64-efi/')), 'usr/lib/grub/x86_64-efi');
+  assert.ok(
+    names.some((n) => /^\.\/boot\/vmlinuz-\S+$/.test(n)),
+    'boot/vmlinuz-*',
+  );
+  assert.ok(
+    names.some((n) => n.startsWith('./usr/lib/grub/x86_64-efi/')),
+    'usr/lib/grub/x86_64-efi',
+  );
   assert.ok(names.includes('./usr/bin/cloud-init'), 'usr/bin/cloud-init');
   assert.match(listing, /^-\S+ 0\/42 .* \.\/etc\/shadow$/m, 'numeric owners kept (etc/shadow is root:shadow)');
   assert.ok(meta.unpackedBytes > 500 * 2 ** 20 && meta.kernels.length === 1, JSON.stringify(meta));

@@ -22,8 +22,13 @@ function missingPrerequisite(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root (the ISO build runs mmdebstrap and chroot)';
   for (const file of [OVMF_CODE, OVMF_VARS_TEMPLATE]) if (!existsSync(file)) return `${file} missing: apt-get install ovmf`;
   const tools: [string, string][] = [
-    [QEMU, 'qemu-system-x86'], ['mmdebstrap', 'mmdebstrap'], ['mksquashfs', 'squashfs-tools'], ['grub-mkrescue', 'grub-common'],
-    ['xorriso', 'xorriso'], ['tesseract', 'tesseract-ocr'], ['pngtopnm', 'netpbm'],
+    [QEMU, 'qemu-system-x86'],
+    ['mmdebstrap', 'mmdebstrap'],
+    ['mksquashfs', 'squashfs-tools'],
+    ['grub-mkrescue', 'grub-common'],
+    ['xorriso', 'xorriso'],
+    ['tesseract', 'tesseract-ocr'],
+    ['pngtopnm', 'netpbm'],
   ];
   for (const [cmd, pkg] of tools) {
     try {
@@ -121,14 +126,17 @@ test('the maintenance ISO boots to the console installer on tty1', { skip, timeo
   await mkdir(work, { recursive: true });
 
   await t.test('UEFI (OVMF), the ISO as a SCSI CD', () =>
-    bootToInstaller(work, iso, { name: 'uefi-cd', vm: { firmware: 'uefi', cds: [{ path: iso, boot: true }] }, screens: true }));
+    bootToInstaller(work, iso, { name: 'uefi-cd', vm: { firmware: 'uefi', cds: [{ path: iso, boot: true }] }, screens: true }),
+  );
 
   await t.test('BIOS (SeaBIOS), the ISO as -cdrom', () =>
-    bootToInstaller(work, iso, { name: 'bios-cd', vm: { firmware: 'bios', extraArgs: ['-cdrom', iso, '-boot', 'order=d'] } }));
+    bootToInstaller(work, iso, { name: 'bios-cd', vm: { firmware: 'bios', extraArgs: ['-cdrom', iso, '-boot', 'order=d'] } }),
+  );
 
   await t.test('UEFI (OVMF), the ISO written to a USB stick', () =>
     bootToInstaller(work, iso, {
       name: 'uefi-usb',
       vm: { firmware: 'uefi', disks: [{ path: iso, format: 'raw', bus: 'usb', boot: true, readonly: true }] },
-    }));
+    }),
+  );
 });

@@ -75,7 +75,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-test('console install on a serial line: a technician boots the ISO\'s serial entry, walks the wizard, the disk then boots', { skip, timeout: 40 * 60_000 }, async (t) => {
+test("console install on a serial line: a technician boots the ISO's serial entry, walks the wizard, the disk then boots", { skip, timeout: 40 * 60_000 }, async (t) => {
   const phases = new Phases();
   const work = await mkdtemp(join(tmpdir(), 'shoal-tui-install-'));
   progress(`work directory: ${work}`);
@@ -107,7 +107,16 @@ test('console install on a serial line: a technician boots the ISO\'s serial ent
     const clock = serialClock({ kernel: /Linux version/, 'installer unit': /shoal-install-seri.*ttyS0/, 'power down': POWER_DOWN });
     let cmdline: string | undefined;
     const vm = startVm({
-      ...maintenanceVmOptions({ name: 'tui-install', iso, target, ovmfVars: vars, serial: SERIAL, serialLog: join(work, 'serial-install.log'), timeoutMs: 25 * 60_000, serialSocket: socket }),
+      ...maintenanceVmOptions({
+        name: 'tui-install',
+        iso,
+        target,
+        ovmfVars: vars,
+        serial: SERIAL,
+        serialLog: join(work, 'serial-install.log'),
+        timeoutMs: 25 * 60_000,
+        serialSocket: socket,
+      }),
       onLine: (l) => {
         clock.onLine(l);
         cmdline ??= /Kernel command line: (.*)$/.exec(l)?.[1];
@@ -231,26 +240,30 @@ test('console install on a serial line: a technician boots the ISO\'s serial ent
     }
   });
 
-  await t.test('the installed disk boots alone under OVMF: GRUB, the kernel args, the host name and the SSH key typed in Settings', { skip: !installed && 'the install failed' }, async () => {
-    const loginPrompt = new RegExp(`^${HOSTNAME} login:`, 'm');
-    const finished = /Cloud-init v\. \S+ finished at/;
-    const clock = serialClock({ firmware: /BdsDxe/, grub: /Welcome to GRUB|GNU GRUB/, kernel: /Linux version/, 'cloud-init finished': finished, login: loginPrompt });
-    const options = targetBootVmOptions({ name: 'firstboot', target, ovmfVars: vars, serialLog: join(work, 'serial-firstboot.log'), timeoutMs: 10 * 60_000, serial: SERIAL });
-    const r = await phases.run('VM 2: first boot of the installed disk', () =>
-      runVm({ ...options, onLine: (l) => (clock.onLine(l), progress(`firstboot| ${l}`)), expect: (s) => finished.test(s) && loginPrompt.test(s), stopOnExpect: true }),
-    );
-    try {
-      progress(`first boot: ${clock.describe()}`);
-      assert.ok(r.matched, 'cloud-init finished and the login prompt showed');
-      assertInstalledBoot(r, KERNEL_ARGS);
-      assert.match(r.serial, loginPrompt, `cloud-init set the host name typed in Settings: ${HOSTNAME}`);
-      assert.match(r.serial, /ci-info: .*Authorized keys from \S+ for user debian/, 'cloud-init installed an SSH key for the default user');
-      assert.ok(r.serial.includes(key.fingerprint), `the key typed in Settings (sha256 ${key.fingerprint})`);
-      assert.ok(r.serial.includes(KEY_COMMENT));
-    } catch (e) {
-      failed = true;
-      process.stderr.write(`\n--- first boot: serial tail (full log in ${work}) ---\n${r.serialTail(120)}\n---\n`);
-      throw e;
-    }
-  });
+  await t.test(
+    'the installed disk boots alone under OVMF: GRUB, the kernel args, the host name and the SSH key typed in Settings',
+    { skip: !installed && 'the install failed' },
+    async () => {
+      const loginPrompt = new RegExp(`^${HOSTNAME} login:`, 'm');
+      const finished = /Cloud-init v\. \S+ finished at/;
+      const clock = serialClock({ firmware: /BdsDxe/, grub: /Welcome to GRUB|GNU GRUB/, kernel: /Linux version/, 'cloud-init finished': finished, login: loginPrompt });
+      const options = targetBootVmOptions({ name: 'firstboot', target, ovmfVars: vars, serialLog: join(work, 'serial-firstboot.log'), timeoutMs: 10 * 60_000, serial: SERIAL });
+      const r = await phases.run('VM 2: first boot of the installed disk', () =>
+        runVm({ ...options, onLine: (l) => (clock.onLine(l), progress(`firstboot| ${l}`)), expect: (s) => finished.test(s) && loginPrompt.test(s), stopOnExpect: true }),
+      );
+      try {
+        progress(`first boot: ${clock.describe()}`);
+        assert.ok(r.matched, 'cloud-init finished and the login prompt showed');
+        assertInstalledBoot(r, KERNEL_ARGS);
+        assert.match(r.serial, loginPrompt, `cloud-init set the host name typed in Settings: ${HOSTNAME}`);
+        assert.match(r.serial, /ci-info: .*Authorized keys from \S+ for user debian/, 'cloud-init installed an SSH key for the default user');
+        assert.ok(r.serial.includes(key.fingerprint), `the key typed in Settings (sha256 ${key.fingerprint})`);
+        assert.ok(r.serial.includes(KEY_COMMENT));
+      } catch (e) {
+        failed = true;
+        process.stderr.write(`\n--- first boot: serial tail (full log in ${work}) ---\n${r.serialTail(120)}\n---\n`);
+        throw e;
+      }
+    },
+  );
 });

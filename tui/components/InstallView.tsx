@@ -68,7 +68,12 @@ export function InstallView({ model, spin, tick, headline, reserve = 0 }: { mode
   const head = wrapMax(headline, width - elapsed.length - 1, 2, ell);
   const fixed = head.length + model.steps.length + 1 + (model.current ? 2 : 0) + command.length + 1 + reserve;
   const tailRoom = Math.max(0, height - fixed);
-  const tail = tailRoom ? model.lines.slice(-tailRoom).flatMap((l) => wrap(l, width, '    ')).slice(-tailRoom) : [];
+  const tail = tailRoom
+    ? model.lines
+        .slice(-tailRoom)
+        .flatMap((l) => wrap(l, width, '    '))
+        .slice(-tailRoom)
+    : [];
   const barWidth = Math.max(10, width - 8);
   return (
     <Box flexDirection="column">
@@ -86,7 +91,9 @@ export function InstallView({ model, spin, tick, headline, reserve = 0 }: { mode
             <ProgressBar ratio={p?.total ? p.bytes / p.total : undefined} width={barWidth} tick={tick} />
             <Text>{pct !== undefined ? ` ${String(pct).padStart(3)}%` : '     '}</Text>
           </Box>
-          <Text color={p?.idleSeconds !== undefined ? theme.colour.warn : theme.colour.muted}>{p ? fit(progressText(p), width, ell) : fit(`${spin} ${model.steps.find((s) => s.step === model.current)?.title ?? ''}`, width, ell)}</Text>
+          <Text color={p?.idleSeconds !== undefined ? theme.colour.warn : theme.colour.muted}>
+            {p ? fit(progressText(p), width, ell) : fit(`${spin} ${model.steps.find((s) => s.step === model.current)?.title ?? ''}`, width, ell)}
+          </Text>
         </Box>
       ) : null}
       {command.map((l, i) => (

@@ -7,9 +7,7 @@ import { width } from '../text.ts';
 export function StatusBar({ keys, columns }: { keys: Binding[]; columns: number }) {
   const theme = useTheme();
   const seen = new Set<string>();
-  const all = keys
-    .filter((k) => !k.hidden && !seen.has(`${k.key}:${k.label}`) && seen.add(`${k.key}:${k.label}`))
-    .map((k) => ({ name: keyName(k.key, theme), label: k.label }));
+  const all = keys.filter((k) => !k.hidden && !seen.has(`${k.key}:${k.label}`) && seen.add(`${k.key}:${k.label}`)).map((k) => ({ name: keyName(k.key, theme), label: k.label }));
   const length = (ks: { name: string; label: string }[]) => 1 + ks.reduce((n, k) => n + width(k.name) + (k.label ? 1 + width(k.label) : 0) + 2, 0);
   let shown = all;
   if (length(shown) > columns) shown = all.map((k) => ({ ...k, label: k.label.split(' ')[0]! }));

@@ -71,9 +71,7 @@ export function wizardReducer(state: WizardState, action: WizardAction): WizardS
       const osChanged = state.image?.os !== action.image.os;
       // A layout made for the other OS does not fit this image: start again from its first preset.
       const preset = presetsFor(action.image.os)[0]!;
-      return osChanged || !state.layout.length
-        ? { ...state, image: action.image, layout: cloneParts(preset.parts), presetId: preset.id }
-        : { ...state, image: action.image };
+      return osChanged || !state.layout.length ? { ...state, image: action.image, layout: cloneParts(preset.parts), presetId: preset.id } : { ...state, image: action.image };
     }
     case 'layout':
       return { ...state, layout: action.layout, presetId: action.presetId };
@@ -116,8 +114,7 @@ const SSH_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-e
 
 export type SettingsField = 'hostname' | 'sshKey' | 'userDataPath' | 'kernelArgs' | 'unattendPath' | 'wimIndex';
 
-export const settingsFields = (os: OsKind): SettingsField[] =>
-  os === 'windows' ? ['hostname', 'unattendPath', 'wimIndex'] : ['hostname', 'sshKey', 'userDataPath', 'kernelArgs'];
+export const settingsFields = (os: OsKind): SettingsField[] => (os === 'windows' ? ['hostname', 'unattendPath', 'wimIndex'] : ['hostname', 'sshKey', 'userDataPath', 'kernelArgs']);
 
 /** Problems with the settings as typed, by field (the recipe schema's own rules where it has them). */
 export function settingsProblems(s: SettingsDraft, os: OsKind): Partial<Record<SettingsField, string>> {
@@ -156,11 +153,7 @@ export function toRecipe(state: WizardState): RecipeInput | undefined {
   const windows = state.image.os === 'windows';
   const base: Partial<Recipe> = { ...(state.base ?? {}) };
   for (const k of ['user_data', 'unattend_xml', 'hostname', 'kernel_args', 'wim_index'] as const) delete base[k];
-  const userData: Payload | undefined = s.userDataPath.trim()
-    ? { path: s.userDataPath.trim() }
-    : s.sshKey.trim()
-      ? { content: sshUserData(s.sshKey) }
-      : s.keptUserData;
+  const userData: Payload | undefined = s.userDataPath.trim() ? { path: s.userDataPath.trim() } : s.sshKey.trim() ? { content: sshUserData(s.sshKey) } : s.keptUserData;
   const unattend: Payload | undefined = s.unattendPath.trim() ? { path: s.unattendPath.trim() } : s.keptUnattend;
   return {
     ...base,

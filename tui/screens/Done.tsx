@@ -76,7 +76,9 @@ export function DoneScreen({ openLog }: { openLog: () => void }) {
       <Text bold color={theme.colour.ok}>
         {`${theme.glyphs.done} Installed ${w.install.review?.prepared.plan.os === 'windows' ? 'Windows' : 'Linux'} onto ${w.install.review?.prepared.plan.disk.name ?? 'the disk'} in ${formatDuration(totalDuration(r))}.`}
       </Text>
-      <Text color={skipped ? theme.colour.warn : undefined}>{skipped ? 'Some steps were left out (--stop-before): the disk will not boot as it is.' : 'The disk is ready to boot.'}</Text>
+      <Text color={skipped ? theme.colour.warn : undefined}>
+        {skipped ? 'Some steps were left out (--stop-before): the disk will not boot as it is.' : 'The disk is ready to boot.'}
+      </Text>
       <ScrollText lines={lines} height={room} width={width} offset={offset} />
       <Box flexGrow={1} />
       <Prompt confirm={confirm} message={message?.text} tone={message?.tone} />

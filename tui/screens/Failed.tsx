@@ -18,10 +18,21 @@ function Body({ tail }: { tail: string[] }) {
   const step = f ? model.steps.find((s) => s.step === f.step) : undefined;
   const message = wrapMax(f?.message ?? model.result?.message ?? 'the install did not finish', width - 7, 5, theme.glyphs.ellipsis);
   const hint = f?.hint ? wrapMax(f.hint, width - 12, 2, theme.glyphs.ellipsis) : [];
-  const title = wrapMax(`${theme.glyphs.failed} The install failed at ${f?.step ?? model.result?.failedStep ?? '?'}${step ? ` (${step.title})` : ''}.`, width, 2, theme.glyphs.ellipsis, '  ');
+  const title = wrapMax(
+    `${theme.glyphs.failed} The install failed at ${f?.step ?? model.result?.failedStep ?? '?'}${step ? ` (${step.title})` : ''}.`,
+    width,
+    2,
+    theme.glyphs.ellipsis,
+    '  ',
+  );
   const used = title.length + 1 + message.length + hint.length + 2 + 1;
   const room = Math.max(0, height - used - 1);
-  const logLines = room ? tail.slice(-room).flatMap((l) => wrap(l, width, '    ')).slice(-room) : [];
+  const logLines = room
+    ? tail
+        .slice(-room)
+        .flatMap((l) => wrap(l, width, '    '))
+        .slice(-room)
+    : [];
   return (
     <Box flexDirection="column">
       {title.map((l, i) => (
@@ -71,7 +82,12 @@ export function FailedScreen({ openLog }: { openLog: () => void }) {
         { key: 'log', label: 'full log', run: openLog },
         { key: 'shell', label: 'shell', run: () => w.exit(CONSOLE_EXIT.shell) },
         { key: 'quit', label: 'quit', run: () => confirm.ask('Leave the installer? The disk is not installed.', () => w.exit(CONSOLE_EXIT.failed), 'quit', 'stay') },
-        { key: 'interrupt', label: 'quit', hidden: true, run: () => confirm.ask('Leave the installer? The disk is not installed.', () => w.exit(CONSOLE_EXIT.failed), 'quit', 'stay') },
+        {
+          key: 'interrupt',
+          label: 'quit',
+          hidden: true,
+          run: () => confirm.ask('Leave the installer? The disk is not installed.', () => w.exit(CONSOLE_EXIT.failed), 'quit', 'stay'),
+        },
       ];
   return (
     <Frame screen="failed" keys={keys}>

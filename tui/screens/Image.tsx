@@ -184,7 +184,15 @@ export function ImageScreen() {
           <Text color={theme.colour.muted}>{repos.status === 'ok' ? `Repositories (${repoList.length})` : 'Repositories'}</Text>
           {repos.status === 'loading' ? <Text color={theme.colour.muted}>{`${spin} listing repositories`}</Text> : null}
           {repos.status === 'error' && !isAuth(repos) ? <Text color={theme.colour.bad}>{fit(repos.error.message, width, theme.glyphs.ellipsis)}</Text> : null}
-          {repos.status === 'ok' ? <ListView items={repoList} index={b.repoIndex} height={listHeight} row={(r) => fit(r, width - 2, theme.glyphs.ellipsis)} empty="The registry lists no repositories: press t to type a reference." /> : null}
+          {repos.status === 'ok' ? (
+            <ListView
+              items={repoList}
+              index={b.repoIndex}
+              height={listHeight}
+              row={(r) => fit(r, width - 2, theme.glyphs.ellipsis)}
+              empty="The registry lists no repositories: press t to type a reference."
+            />
+          ) : null}
         </Box>
       ) : null}
       {mode === 'tags' ? (
@@ -197,10 +205,16 @@ export function ImageScreen() {
       ) : null}
       {mode === 'type' || mode === 'host' ? (
         <Box flexDirection="column" height={listHeight + 1}>
-          <Text color={theme.colour.muted}>{mode === 'type' ? 'Image reference (HOST[:PORT]/REPO:TAG, or REPO:TAG on this registry)' : "The controller's registry (HOST[:PORT])"}</Text>
+          <Text color={theme.colour.muted}>
+            {mode === 'type' ? 'Image reference (HOST[:PORT]/REPO:TAG, or REPO:TAG on this registry)' : "The controller's registry (HOST[:PORT])"}
+          </Text>
           <Box>
             <Text>{theme.glyphs.pointer} </Text>
-            {mode === 'type' ? <TextField value={b.typed} onChange={edit('typed')} focused width={width - 2} /> : <TextField value={b.hostText} onChange={edit('hostText')} focused width={width - 2} />}
+            {mode === 'type' ? (
+              <TextField value={b.typed} onChange={edit('typed')} focused width={width - 2} />
+            ) : (
+              <TextField value={b.hostText} onChange={edit('hostText')} focused width={width - 2} />
+            )}
           </Box>
         </Box>
       ) : null}

@@ -39,7 +39,10 @@ function presetVerdict(reasons: string[]): string {
 
 function row(p: PartitionDraft, i: number, planned: Plan | undefined, w: number) {
   const size = planned?.partitions[i] ? formatBytes(planned.partitions[i].sizeBytes) : '-';
-  return fit(`${String(i + 1).padStart(2)}  ${padEnd(p.size, 7)} ${padEnd(size, 10)} ${padEnd(p.type_guid || 'auto', 6)} ${padEnd(p.format, 6)} ${padEnd(p.mountpoint || '-', 12)} ${p.label}`, w);
+  return fit(
+    `${String(i + 1).padStart(2)}  ${padEnd(p.size, 7)} ${padEnd(size, 10)} ${padEnd(p.type_guid || 'auto', 6)} ${padEnd(p.format, 6)} ${padEnd(p.mountpoint || '-', 12)} ${p.label}`,
+    w,
+  );
 }
 
 export function LayoutScreen() {
@@ -49,7 +52,12 @@ export function LayoutScreen() {
   const presets = presetsFor(os);
   const layout = w.state.layout;
   const [focus, setFocus] = useState<Focus>('table');
-  const [pi, setPi] = useState(Math.max(0, presets.findIndex((p) => p.id === w.state.presetId)));
+  const [pi, setPi] = useState(
+    Math.max(
+      0,
+      presets.findIndex((p) => p.id === w.state.presetId),
+    ),
+  );
   const [ri, setRi] = useState(0);
   const [draft, setDraft] = useState<PartitionDraft | undefined>();
   const [field, setField] = useState(0);
@@ -58,10 +66,7 @@ export function LayoutScreen() {
   const rows = draft ? layout.map((p, i) => (i === ri ? draft : p)) : layout;
   const key = JSON.stringify(rows);
   const check = useAsync<Checked<Plan>>(() => session.check(toRecipe({ ...w.state, layout: rows })!, disk.facts), [key], { keepPrevious: true });
-  const presetFit = useAsync(
-    () => Promise.all(presets.map((p) => session.check(toRecipe({ ...w.state, layout: p.parts })!, disk.facts))),
-    [disk.facts.path, os],
-  );
+  const presetFit = useAsync(() => Promise.all(presets.map((p) => session.check(toRecipe({ ...w.state, layout: p.parts })!, disk.facts))), [disk.facts.path, os]);
   const planned = check.status === 'ok' && check.value.ok ? check.value.value : undefined;
 
   const setLayout = (next: PartitionDraft[], presetId?: string) => w.dispatch({ type: 'layout', layout: next, presetId });
@@ -76,8 +81,7 @@ export function LayoutScreen() {
     if (!check.value.ok) return setMessage('the engine refuses this layout: fix what it says first');
     w.go('settings');
   };
-  const cycleFormat = (dir: 1 | -1) =>
-    setDraft((d) => (d ? { ...d, format: FORMATS[(FORMATS.indexOf(d.format) + dir + FORMATS.length) % FORMATS.length] as Format } : d));
+  const cycleFormat = (dir: 1 | -1) => setDraft((d) => (d ? { ...d, format: FORMATS[(FORMATS.indexOf(d.format) + dir + FORMATS.length) % FORMATS.length] as Format } : d));
   let keys: Binding[];
   if (confirm.asking) keys = confirm.bindings;
   else if (focus === 'edit' && draft) {
@@ -175,7 +179,8 @@ export function LayoutScreen() {
     result.push({ text: 'Refused by the planner:', colour: theme.colour.bad });
     for (const r of check.value.reasons) result.push(...wrap(`${theme.glyphs.bullet} ${r}`, width, '  ').map((text) => ({ text, colour: theme.colour.bad })));
   }
-  const shownResult = result.length > resultLines ? [...result.slice(0, resultLines - 1), { text: `(+${result.length - resultLines + 1} more lines)`, colour: theme.colour.muted }] : result;
+  const shownResult =
+    result.length > resultLines ? [...result.slice(0, resultLines - 1), { text: `(+${result.length - resultLines + 1} more lines)`, colour: theme.colour.muted }] : result;
 
   return (
     <Frame screen="layout" keys={keys}>
@@ -215,7 +220,9 @@ export function LayoutScreen() {
         </Box>
       )}
       <Text color={focus === 'table' ? theme.colour.accent : theme.colour.muted}>Partitions</Text>
-      <Text color={theme.colour.muted}>{fit(`   #  ${padEnd('SIZE', 7)} ${padEnd('PLANNED', 10)} ${padEnd('TYPE', 6)} ${padEnd('FORMAT', 6)} ${padEnd('MOUNT', 12)} LABEL`, width)}</Text>
+      <Text color={theme.colour.muted}>
+        {fit(`   #  ${padEnd('SIZE', 7)} ${padEnd('PLANNED', 10)} ${padEnd('TYPE', 6)} ${padEnd('FORMAT', 6)} ${padEnd('MOUNT', 12)} LABEL`, width)}
+      </Text>
       <ListView items={rows} index={ri} height={tableRows} focused={focus !== 'presets'} row={(p) => row(p, rows.indexOf(p), planned, width - 2)} />
       <Text color={theme.colour.muted}>{theme.glyphs.rule.repeat(width)}</Text>
       {shownResult.map((l, i) => (

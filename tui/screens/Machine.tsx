@@ -61,7 +61,10 @@ function RegistryLine() {
   if (reg.status === 'loading') return <Field label="Registry" value={`${spin} asking ${session.registry().host ?? ''}`} labelWidth={LABEL} />;
   if (reg.status === 'error') return <Field label="Registry" value={`does not answer: ${reg.error.message}`} colour={theme.colour.bad} labelWidth={LABEL} lines={2} />;
   const r = reg.value;
-  if (r.state === 'unset') return <Field label="Registry" value="not set: name it on the Image screen (h), or type a full image reference there" colour={theme.colour.warn} labelWidth={LABEL} lines={2} />;
+  if (r.state === 'unset')
+    return (
+      <Field label="Registry" value="not set: name it on the Image screen (h), or type a full image reference there" colour={theme.colour.warn} labelWidth={LABEL} lines={2} />
+    );
   const colour = r.state === 'ok' ? theme.colour.ok : r.state === 'auth' ? theme.colour.warn : theme.colour.bad;
   return <Field label="Registry" value={`${r.host}  ${r.detail}`} colour={colour} labelWidth={LABEL} lines={2} />;
 }
@@ -89,7 +92,11 @@ export function MachineScreen() {
           <Field label="Model" value={[machine.value.vendor, machine.value.product].filter(Boolean).join(' ') || 'unknown (no DMI data)'} labelWidth={LABEL} />
           <Field
             label="Firmware"
-            value={machine.value.uefi ? `UEFI${machine.value.efivars ? ', boot entries can be written' : ', but no efivars: no boot entry can be written'}` : 'BIOS (legacy): the installed disk boots through the removable-media path only'}
+            value={
+              machine.value.uefi
+                ? `UEFI${machine.value.efivars ? ', boot entries can be written' : ', but no efivars: no boot entry can be written'}`
+                : 'BIOS (legacy): the installed disk boots through the removable-media path only'
+            }
             colour={machine.value.uefi ? theme.colour.ok : theme.colour.warn}
             labelWidth={LABEL}
             lines={2}

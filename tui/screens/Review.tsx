@@ -15,10 +15,7 @@ import { Prompt, quitKeys } from './common.tsx';
 export function ReviewScreen() {
   const { session, w, theme, width, height, confirm, spin } = useScreen();
   const recipe = toRecipe(w.state);
-  const review = useAsync<Checked<Review>>(
-    () => (recipe ? session.review(recipe) : Promise.resolve({ ok: false as const, reasons: ['choose a disk and an image first'] })),
-    [],
-  );
+  const review = useAsync<Checked<Review>>(() => (recipe ? session.review(recipe) : Promise.resolve({ ok: false as const, reasons: ['choose a disk and an image first'] })), []);
   const [typed, setTyped] = useState('');
   const [offset, setOffset] = useState(0);
   const [message, setMessage] = useState<{ text: string; tone: 'bad' | 'ok' | 'warn' }>();
@@ -28,8 +25,17 @@ export function ReviewScreen() {
   const lines = useMemo(() => {
     if (review.status === 'loading') return [`${spin} planning (the same checks as shoal-install plan)...`];
     if (review.status === 'error') return wrap(review.error.message, width);
-    if (!review.value.ok) return ['The plan was refused; nothing will be written:', ...review.value.reasons.flatMap((r) => wrap(`${theme.glyphs.bullet} ${r}`, width, '  ')), '', 'Esc: go back and change it.'];
-    return review.value.value.text.trimEnd().split('\n').flatMap((l) => wrap(l, width, '    '));
+    if (!review.value.ok)
+      return [
+        'The plan was refused; nothing will be written:',
+        ...review.value.reasons.flatMap((r) => wrap(`${theme.glyphs.bullet} ${r}`, width, '  ')),
+        '',
+        'Esc: go back and change it.',
+      ];
+    return review.value.value.text
+      .trimEnd()
+      .split('\n')
+      .flatMap((l) => wrap(l, width, '    '));
   }, [review, width, spin, theme]);
   const onDisk = ok?.onDisk;
   const viewHeight = height - (onDisk ? 6 : 5);

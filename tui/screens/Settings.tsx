@@ -89,7 +89,15 @@ export function SettingsScreen() {
       ))}
       <Text> </Text>
       {os === 'linux' ? <Text>{fit(`User-data: ${userDataSummary(s)}`, width, theme.glyphs.ellipsis)}</Text> : null}
-      {os === 'windows' ? <Text>{fit(`unattend.xml: ${s.unattendPath.trim() ? s.unattendPath.trim() : s.keptUnattend !== undefined ? "the recipe's (never shown)" : 'none'}`, width, theme.glyphs.ellipsis)}</Text> : null}
+      {os === 'windows' ? (
+        <Text>
+          {fit(
+            `unattend.xml: ${s.unattendPath.trim() ? s.unattendPath.trim() : s.keptUnattend !== undefined ? "the recipe's (never shown)" : 'none'}`,
+            width,
+            theme.glyphs.ellipsis,
+          )}
+        </Text>
+      ) : null}
       {fileLine ? <Text color={fileLine.colour}>{fit(fileLine.text, width, theme.glyphs.ellipsis)}</Text> : null}
       {Object.entries(problems).map(([f, p]) => (
         <Text key={f} color={theme.colour.bad}>

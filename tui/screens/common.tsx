@@ -10,10 +10,7 @@ import { Ask } from '../components/Fields.tsx';
 /** q and Ctrl+C on a wizard screen: ask, then leave without writing anything. */
 export function quitKeys(confirm: Confirm, w: WizardApi, showQ = true): Binding[] {
   const ask = () => confirm.ask('Quit the installer? Nothing has been written.', () => w.exit(CONSOLE_EXIT.quit), 'quit', 'stay');
-  return [
-    ...(showQ ? [{ key: 'quit' as const, label: 'quit', run: ask }] : []),
-    { key: 'interrupt', label: 'quit', hidden: true, run: ask },
-  ];
+  return [...(showQ ? [{ key: 'quit' as const, label: 'quit', run: ask }] : []), { key: 'interrupt', label: 'quit', hidden: true, run: ask }];
 }
 
 /** The question being asked, or the screen's own message line. */

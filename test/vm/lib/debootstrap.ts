@@ -84,14 +84,9 @@ export async function debootstrapTree(spec: DebootstrapSpec): Promise<string> {
     const mirror = debianMirror(suite);
     progress(`debootstrap ${suite} (${packages.length} extra packages) from ${mirror}: takes minutes`);
     // flock: debootstrap trusts whatever sits in --cache-dir after a checksum check, so two runs must not download into it at once.
-    await sh(
-      [
-        'flock', join(debs, '.lock'),
-        'debootstrap', '--variant=minbase', `--include=${packages.join(',')}`, `--cache-dir=${debs}`,
-        suite, join(tmp, 'root'), mirror,
-      ],
-      { onLine: phaseReporter(`debootstrap-${spec.name}`) },
-    );
+    await sh(['flock', join(debs, '.lock'), 'debootstrap', '--variant=minbase', `--include=${packages.join(',')}`, `--cache-dir=${debs}`, suite, join(tmp, 'root'), mirror], {
+      onLine: phaseReporter(`debootstrap-${spec.name}`),
+    });
     await dropAptCaches(join(tmp, 'root'));
   });
   return join(dir, 'root');

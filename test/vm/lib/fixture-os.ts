@@ -8,10 +8,18 @@ import { copyTree, LOCALHOST_HOSTS, treeBytes, writeGuestFile } from './tree.ts'
 
 /** Packages of the target OS. python3-cffi-backend: without it cloud-init fails to configure (docs/test-machines.md). */
 export const FIXTURE_PACKAGES = [
-  'linux-image-amd64', 'systemd-sysv', 'udev', 'grub-efi-amd64', 'initramfs-tools',
-  'cloud-init', 'python3-cffi-backend', 'e2fsprogs', 'dosfstools',
+  'linux-image-amd64',
+  'systemd-sysv',
+  'udev',
+  'grub-efi-amd64',
+  'initramfs-tools',
+  'cloud-init',
+  'python3-cffi-backend',
+  'e2fsprogs',
+  'dosfstools',
   // cloud-init renders its network config for systemd-networkd, which needs `ip`; sudo for its default user.
-  'iproute2', 'sudo',
+  'iproute2',
+  'sudo',
 ] as const;
 
 /** Bump when configureFixture changes: it is part of the cache key. */

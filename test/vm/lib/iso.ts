@@ -26,7 +26,9 @@ async function inputsDigest(): Promise<Record<string, string>> {
   const digest: Record<string, string> = {};
   for (const input of INPUTS) {
     for (const file of await filesUnder(join(REPO, input))) {
-      digest[relative(REPO, file)] = createHash('sha256').update(await readFile(file)).digest('hex');
+      digest[relative(REPO, file)] = createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex');
     }
   }
   return digest;

@@ -61,7 +61,9 @@ export class ScreenRecorder {
         const png = join(this.dir, `${this.name}-${String(n).padStart(3, '0')}.png`);
         try {
           await this.vm.screendump(png);
-          const hash = createHash('sha256').update(await readFile(png)).digest('hex');
+          const hash = createHash('sha256')
+            .update(await readFile(png))
+            .digest('hex');
           if (hash !== this.last) this.files.push(png);
           this.last = hash;
         } catch (e) {

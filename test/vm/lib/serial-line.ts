@@ -54,7 +54,7 @@ export async function attachSerialTerminal(session: string, socket: string, dir:
         if (i >= max) assert.fail(`the pointer never reached ${String(line)}; the screen:\n${s}`);
         await term.keys('Down');
         // The next look must see the move (a serial console redraws at most 4 times a second).
-        for (const deadline = Date.now() + 3000; term.screen() === s && Date.now() < deadline; ) await sleep(100);
+        for (const deadline = Date.now() + 3000; term.screen() === s && Date.now() < deadline;) await sleep(100);
       }
     },
     keep: (name, text = term.screen()) => keepScreen(name, text, [join(dir, `screen-${String(++kept).padStart(2, '0')}-${name}.txt`)]),

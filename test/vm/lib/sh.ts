@@ -29,7 +29,11 @@ export async function sh(argv: readonly string[], opts: ShOptions = {}): Promise
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
   });
   if (r.failed) {
-    const tail = String(r.all ?? '').trimEnd().split('\n').slice(-25).join('\n');
+    const tail = String(r.all ?? '')
+      .trimEnd()
+      .split('\n')
+      .slice(-25)
+      .join('\n');
     const how = r.exitCode !== undefined ? `exit code ${r.exitCode}` : (r.signal ?? r.code ?? 'unknown error');
     throw new Error(`${argv.join(' ')} failed (${how})${tail ? `:\n${tail}` : ''}`);
   }
