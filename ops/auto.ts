@@ -82,7 +82,8 @@ const HINT: Partial<Record<ErrorSource, string>> = {
   settings: 'fix the shoal.* settings (kernel command line, shoal.conf on the task ISO, /etc/shoal/shoal.conf; the README\'s "Settings" lists them) and boot the job again',
   task: "attach the job's task ISO as virtual media (recipe.json at its root), or name the recipe with shoal.recipe=",
   recipe: 'fix recipe.json on the task ISO (or the shoal.* overrides) and start the job again',
-  refused: 'the recipe does not fit this machine: check target_disk (or shoal.disk=) against `lsblk`, and the partition sizes',
+  refused:
+    'the recipe does not fit this machine: check target_disk (or shoal.disk=, target_disk_hints) against `lsblk` and the partition sizes; a "wipe" refusal means the disk holds what the guard keeps: choose another disk, or clear that one on purpose',
 };
 
 /** The recipe with the kernel's overrides and the task ISO's credential files folded in, checked again by zod. */
