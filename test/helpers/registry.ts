@@ -424,6 +424,20 @@ export function blobDataPath(registry: TestRegistry, digest: string): string {
 }
 
 /**
+ * Waits until a pull-through cache holds the blob in its storage, whole: distribution's proxy stores a cold blob
+ * with a fetch from the origin of its own, in the background, which may still run when the client's pull has
+ * ended. Only then is the cache warm, and the origin's count of served blobs final.
+ */
+export async function untilCached(mirror: TestRegistry, digest: string, size: number, timeoutMs = 60_000): Promise<void> {
+  const path = blobDataPath(mirror, digest);
+  const deadline = Date.now() + timeoutMs;
+  while ((await stat(path).catch(() => undefined))?.size !== size) {
+    if (Date.now() > deadline) throw new Error(`the cache ${mirror.host} did not store ${digest} within ${timeoutMs / 1000} s`);
+    await sleep(20);
+  }
+}
+
+/**
  * Damages a pushed blob in the registry's storage: flips the bits of one byte
  * in the middle, keeping the size, so only a digest check can tell. Affects
  * every tag that shares the blob: push the file under a tag of its own.

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { resultOf, type CliRun } from '../helpers/cli.ts';
 import { startGate, runFleet, type Gate } from '../helpers/fleet.ts';
 import { missingPrerequisite, skipUnless } from '../helpers/env.ts';
-import { pushArtifact, startRegistry, type PushedArtifact, type TestRegistry } from '../helpers/registry.ts';
+import { pushArtifact, startRegistry, untilCached, type PushedArtifact, type TestRegistry } from '../helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../helpers/rootfs.ts';
 
 const TOOLS = ['docker-registry', 'skopeo', 'sgdisk', 'mkfs.ext4', 'zstd', 'setfacl', 'setfattr'];
@@ -72,6 +72,7 @@ test(`the same rack through a pull-through cache: once one install warmed it, th
   const start = servedOfBlob();
   const warm = await runFleet({ dir: work, name: 'warm', count: 1, image: image(), registry });
   assert.equal(warm.succeeded, 1, failures(warm.runs));
+  await untilCached(mirror, pushed.digest, pushed.size);
   const cold = servedOfBlob() - start;
   assert.ok(cold >= 1, 'the cold cache fetched the blob from the origin');
   const rack = await runFleet({ dir: work, name: 'mirror', count: RACK, image: image(), registry });
