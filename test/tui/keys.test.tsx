@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
+import type { Key } from 'ink';
 import { cleanup } from 'ink-testing-library';
+import { KeyRouter, NO_KEY } from '../../tui/hooks/useKeys.tsx';
 import { fromRecipe } from '../../tui/model/wizard.ts';
 import { ESP_ROOT_RECIPE, KEY, makeSession, renderApp } from './helpers.tsx';
 
@@ -59,4 +61,32 @@ test('an arrow key split across two reads (serial-over-LAN) is still an arrow, n
   // A real Esc still goes back, after a short wait for a sequence that does not come.
   ui.stdin.write('\u001B');
   await ui.waitFor('Enter: choose the disk');
+});
+
+test('on a console slower to draw than the settle time, Enter after typed text reads the text with its last character', async () => {
+  const router = new KeyRouter();
+  // The screen's state as its last committed frame has it; each frame takes 150 ms to draw (SETTLE_MS is 40).
+  let committed = '';
+  let typing = '';
+  let seenByEnter: string | undefined;
+  const field = {
+    active: true,
+    handler: (input: string, key: Key) => {
+      if (key.return) return;
+      typing += input;
+      router.expectCommit();
+      const frame = typing;
+      setTimeout(() => {
+        committed = frame;
+        router.committed();
+      }, 150);
+    },
+  };
+  const screen = { active: true, handler: (_: string, key: Key) => key.return && (seenByEnter = committed) };
+  router.entries.add(field);
+  router.entries.add(screen);
+  router.push('vda\r', NO_KEY);
+  for (let i = 0; i < 100 && seenByEnter === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(seenByEnter, 'vda');
+  router.dispose();
 });

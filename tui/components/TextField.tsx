@@ -1,5 +1,5 @@
 import { Text, type Key } from 'ink';
-import { useKeys } from '../hooks/useKeys.tsx';
+import { useExpectCommit, useKeys } from '../hooks/useKeys.tsx';
 import { useRef, useState } from 'react';
 import { useTheme } from '../context.tsx';
 
@@ -27,6 +27,7 @@ export function TextField({ value, onChange, focused, width, mask, placeholder }
     st.current = { value, cursor: value.length, seen: value };
   }
   const [, redraw] = useState(0);
+  const expectCommit = useExpectCommit();
 
   const onKey = (input: string, key: Key) => {
     if (key.return || key.escape || key.tab || key.upArrow || key.downArrow || key.pageUp || key.pageDown) return;
@@ -57,6 +58,8 @@ export function TextField({ value, onChange, focused, width, mask, placeholder }
       st.current.seen = v;
       onChange(v);
     }
+    // The screen's own state (what its Enter reads) changes with this frame: no key may go before it.
+    expectCommit();
     redraw((n) => n + 1);
   };
   useKeys(onKey, { isActive: focused });

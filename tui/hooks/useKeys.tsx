@@ -10,6 +10,12 @@ interface Entry {
 /** How long a key waits for the redraw the previous key caused, when it caused none. */
 const SETTLE_MS = 40;
 /**
+ * How long a key waits for a redraw the previous key announced (expectCommit): a slow console (seen: one vCPU
+ * under TCG) takes longer than SETTLE_MS to draw, and an Enter handled before the last typed character's frame
+ * read the field without it ("vd" for "vda": refused).
+ */
+const ANNOUNCED_MS = 2000;
+/**
  * A lone Esc waits this long for the rest of an escape sequence: over serial-over-LAN an arrow key's
  * ESC [ B can arrive in two reads, and Ink would see Esc (back!) then "[B".
  */
@@ -30,6 +36,7 @@ export class KeyRouter {
   private pumping = false;
   private commits = 0;
   private onCommit?: () => void;
+  private announced = false;
 
   private pendingEsc?: NodeJS.Timeout;
 
@@ -69,21 +76,27 @@ export class KeyRouter {
     this.onCommit?.();
   }
 
+  /** The key being handled will redraw for certain (a text field's edit): the next key waits for that frame. */
+  expectCommit() {
+    this.announced = true;
+  }
+
   private async pump() {
     this.pumping = true;
     try {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
         const before = this.commits;
+        this.announced = false;
         for (const e of [...this.entries]) if (e.active) e.handler(next[0], next[1]);
         // Keys that come while this one's frame is drawn queue behind it.
-        await this.settled(before);
+        await this.settled(before, this.announced ? ANNOUNCED_MS : SETTLE_MS);
       }
     } finally {
       this.pumping = false;
     }
   }
 
-  private settled(before: number): Promise<void> {
+  private settled(before: number, waitMs: number): Promise<void> {
     if (this.commits > before) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
@@ -91,13 +104,13 @@ export class KeyRouter {
         this.onCommit = undefined;
         resolve();
       };
-      const timer = setTimeout(done, SETTLE_MS);
+      const timer = setTimeout(done, waitMs);
       this.onCommit = done;
     });
   }
 }
 
-const NO_KEY: Key = {
+export const NO_KEY: Key = {
   upArrow: false,
   downArrow: false,
   leftArrow: false,
@@ -178,10 +191,21 @@ export function KeyRouterProvider({ children }: { children: ReactNode }) {
   return <RouterContext.Provider value={router}>{children}</RouterContext.Provider>;
 }
 
-/** Like Ink's useInput, without the gap after mounting, without stale handlers, one key per frame. */
-export function useKeys(handler: Handler, opts: { isActive?: boolean } = {}) {
+function useRouter(): KeyRouter {
   const router = useContext(RouterContext);
   if (!router) throw new Error('useKeys needs a KeyRouterProvider');
+  return router;
+}
+
+/** For a handler whose key always redraws: call the returned function, and the next key waits for that frame. */
+export const useExpectCommit = (): (() => void) => {
+  const router = useRouter();
+  return () => router.expectCommit();
+};
+
+/** Like Ink's useInput, without the gap after mounting, without stale handlers, one key per frame. */
+export function useKeys(handler: Handler, opts: { isActive?: boolean } = {}) {
+  const router = useRouter();
   const entry = useRef<Entry>({ handler, active: opts.isActive ?? true });
   entry.current.handler = handler;
   entry.current.active = opts.isActive ?? true;
