@@ -13,6 +13,7 @@ import { pushImage, type ImageSpec } from '../test/helpers/oci-image.ts';
 import { pushArtifact, startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
 import { makeRootfsTree, packRootfs } from '../test/helpers/rootfs.ts';
 
+const OWN_CPU = new URL('own-cpu.mjs', import.meta.url).pathname;
 const CACHE = process.env.SHOAL_TEST_CACHE ?? '/var/cache/shoal-install-test';
 /** The bench's image, and a larger one (0: left out) to show how the cost grows with the image. */
 const UNPACKED_MB = Number(process.env.BENCH_ROOTFS_MB ?? 600);
@@ -118,8 +119,12 @@ const USER_DATA = '#cloud-config\nhostname: bench\n';
 interface Measured {
   ours: Timed[];
   oursSteps: Record<string, number>[];
+  /** The installer's own CPU time (node alone, without its children), in ms. */
+  oursOwnCpuMs: number[];
   shell: Timed[];
   shellSteps: Record<string, number>[];
+  verified: Timed[];
+  verifiedSteps: Record<string, number>[];
   five: Timed[];
 }
 
@@ -151,15 +156,34 @@ async function measure(registry: TestRegistry, work: string, mb: number, withLay
         user_data: USER_DATA,
       }),
     );
-    const r = await timed('node', [...wrapperNodeFlags(), ensureBundle(), 'install', '--recipe', recipe, '--yes', '--stop-before', 'bootloader-linux.service', '--log', log]);
+    const r = await timed('node', [
+      ...wrapperNodeFlags(),
+      '--require',
+      OWN_CPU,
+      ensureBundle(),
+      'install',
+      '--recipe',
+      recipe,
+      '--yes',
+      '--stop-before',
+      'bootloader-linux.service',
+      '--log',
+      log,
+    ]);
     await rm(disk);
     if (process.env.BENCH_LOGS) await copyFile(log, join(process.env.BENCH_LOGS, basename(log)));
-    return { r, steps: await stepTimes(log, r.ms) };
+    const own = /^OWN-CPU ms=(\d+)$/m.exec(r.output);
+    if (!own) throw new Error(`no OWN-CPU line from the install:\n${r.output.slice(-2000)}`);
+    return { r, steps: await stepTimes(log, r.ms), ownCpuMs: Number(own[1]) };
   };
 
   // The shell: the same table and filesystems, curl | zstd | tar, the user-data onto the config drive, writeback.
-  const runShell = async (i: number) => {
+  const runShell = async (i: number, verify = false) => {
     const disk = makeDiskImage(join(work, `shell-${i}.img`), size);
+    // The digest check every installer owes an untrusted registry, done the shell's way: tee into sha256sum.
+    const hashing = verify ? `rm -f ${work}/hash; mkfifo ${work}/hash; sha256sum < ${work}/hash > ${work}/sum & hasher=$!` : 'true';
+    const fetch = verify ? `curl -sSf ${blobUrl} | tee ${work}/hash` : `curl -sSf ${blobUrl}`;
+    const check = verify ? `wait $hasher; [ "sha256:$(cut -d' ' -f1 ${work}/sum)" = ${pushed.digest} ]` : 'true';
     const mnt = join(work, 'mnt');
     const script = `set -euo pipefail
 now() { date +%s%N; }
@@ -175,7 +199,9 @@ mkfs.vfat -n cidata \${loop}p2 >/dev/null
 mkfs.ext4 -F -q -L root \${loop}p3
 t1=$(now)
 mkdir -p ${mnt} && mount \${loop}p3 ${mnt}
-curl -sSf ${blobUrl} | zstd -dc | tar -x --numeric-owner --xattrs --xattrs-include='*' --acls -C ${mnt}
+${hashing}
+${fetch} | zstd -dc | tar -x --numeric-owner --xattrs --xattrs-include='*' --acls -C ${mnt}
+${check}
 t2=$(now)
 mcopy -i \${loop}p2 ${join(work, 'user-data')} ::user-data
 sync -f ${mnt}
@@ -193,18 +219,24 @@ echo "PHASE config-drive+sync+umount=$((t3 - t2))"
   // One run each is at the mercy of the page cache and the other run's writeback: read the blob once so both
   // find it cached, sync before every run, alternate which goes first, and compare medians.
   sh(`curl -sSf ${blobUrl} -o /dev/null`);
-  const m: Measured = { ours: [], oursSteps: [], shell: [], shellSteps: [], five: [] };
+  const m: Measured = { ours: [], oursSteps: [], oursOwnCpuMs: [], shell: [], shellSteps: [], verified: [], verifiedSteps: [], five: [] };
   for (let i = 0; i < ROUNDS; i++) {
     const runs: (() => Promise<void>)[] = [
       async () => {
-        const { r, steps } = await runOurs(i);
+        const { r, steps, ownCpuMs } = await runOurs(i);
         m.ours.push(r);
         m.oursSteps.push(steps);
+        m.oursOwnCpuMs.push(ownCpuMs);
       },
       async () => {
         const { r, steps } = await runShell(i);
         m.shell.push(r);
         m.shellSteps.push(steps);
+      },
+      async () => {
+        const { r, steps } = await runShell(i, true);
+        m.verified.push(r);
+        m.verifiedSteps.push(steps);
       },
       ...(withLayers ? [async () => void m.five.push((await runOurs(i, '5layers')).r)] : []),
     ];
@@ -226,8 +258,11 @@ async function report(m: Measured, blobFile: string, mb: number, load: string) {
   const runs = (rs: Timed[]) => rs.map((r) => seconds(r.ms)).join(', ');
   const imageMs = median(m.oursSteps.map((s) => s['image-linux.service'] ?? 0));
   const pipeMs = median(m.shellSteps.map((s) => s['mount+curl|zstd|tar'] ?? 0));
+  const verifiedMs = median(m.verified.map((r) => r.ms));
+  const verifiedPipeMs = median(m.verifiedSteps.map((s) => s['mount+curl|zstd|tar'] ?? 0));
   const whole = oursMs / shellMs;
   const pipeline = imageMs / pipeMs;
+  const perGiB = (ms: number) => ((ms / 1000) * (GiB / blobBytes)).toFixed(2);
   console.log(`\n== image: ${(blobBytes / 2 ** 20).toFixed(0)} MiB zstd, ${mb} MB unpacked; ${ROUNDS} rounds, alternating which goes first; load ${load}`);
   console.log(`shoal-install install: median ${seconds(oursMs)} s (${runs(m.ours)}), CPU ${seconds(cpu(m.ours))} s, peak RSS ${peakMiB(m.ours).toFixed(0)} MiB`);
   console.log(`  steps (medians, JSON log): ${medians(m.oursSteps)}`);
@@ -235,12 +270,19 @@ async function report(m: Measured, blobFile: string, mb: number, load: string) {
     `shell (sfdisk, mkfs, curl | zstd -dc | tar -x, mcopy, sync): median ${seconds(shellMs)} s (${runs(m.shell)}), CPU ${seconds(cpu(m.shell))} s, peak RSS ${peakMiB(m.shell).toFixed(0)} MiB`,
   );
   console.log(`  parts (medians): ${medians(m.shellSteps)}`);
+  console.log(
+    `shell with the digest check (curl | tee FIFO | zstd -dc | tar -x, sha256sum < FIFO): median ${seconds(verifiedMs)} s (${runs(m.verified)}), CPU ${seconds(cpu(m.verified))} s`,
+  );
+  console.log(`  parts (medians): ${medians(m.verifiedSteps)}`);
   console.log(`(CPU: user + system time of each run's process tree; ${cpus().length} CPUs)`);
   console.log(`whole-install ratio (ours / shell): ${whole.toFixed(3)}  target <= ${TARGETS.whole}: ${verdict(whole <= TARGETS.whole)}`);
   console.log(`pipeline ratio (image-linux.service / mount + curl | zstd | tar): ${pipeline.toFixed(3)}  target <= ${TARGETS.pipeline}: ${verdict(pipeline <= TARGETS.pipeline)}`);
+  console.log(
+    `  against the shell with the digest check: whole ${(oursMs / verifiedMs).toFixed(3)}, pipeline ${(imageMs / verifiedPipeMs).toFixed(3)}; that shell against the plain one: whole ${(verifiedMs / shellMs).toFixed(3)}, pipeline ${(verifiedPipeMs / pipeMs).toFixed(3)}`,
+  );
   console.log(`peak RSS: ${peakMiB(m.ours).toFixed(0)} MiB  target <= ${TARGETS.peakMiB} MiB: ${verdict(peakMiB(m.ours) <= TARGETS.peakMiB)}`);
   console.log(
-    `CPU per GiB pulled: ours ${((cpu(m.ours) / 1000) * (GiB / blobBytes)).toFixed(2)} s, shell ${((cpu(m.shell) / 1000) * (GiB / blobBytes)).toFixed(2)} s, the installer's extra ${(((cpu(m.ours) - cpu(m.shell)) / 1000) * (GiB / blobBytes)).toFixed(2)} s`,
+    `CPU per GiB pulled: ours ${perGiB(cpu(m.ours))} s, shell ${perGiB(cpu(m.shell))} s, the installer's extra ${perGiB(cpu(m.ours) - cpu(m.shell))} s; node's own ${perGiB(median(m.oursOwnCpuMs))} s (median ${seconds(median(m.oursOwnCpuMs))} s a run, start-up included)`,
   );
   if (m.five.length) {
     console.log(

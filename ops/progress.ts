@@ -10,6 +10,9 @@ export interface ProgressSnapshot {
   phase?: string;
 }
 
+/** How far apart the meter's samples are kept (the newest is always current). */
+const SAMPLE_MS = 100;
+
 /**
  * Bytes -> rate and ETA over a sliding window. The runner pulses every meter of the running step each second, so
  * a stall shows as a falling rate and a growing idle time rather than the last numbers standing still.
@@ -37,7 +40,16 @@ export class ProgressMeter {
     const t = this.clock();
     if (bytes !== this.bytes) this.lastMoved = t;
     this.bytes = bytes;
-    this.samples.push({ t, bytes });
+    // Samples at least SAMPLE_MS apart, the newest always current: a pull calls this for every 64 KiB chunk,
+    // thousands of times a second, and the rate needs only the window's first and last.
+    const n = this.samples.length;
+    const latest = this.samples[n - 1];
+    if (latest && n >= 2 && t - this.samples[n - 2]!.t < SAMPLE_MS) {
+      latest.t = t;
+      latest.bytes = bytes;
+    } else {
+      this.samples.push({ t, bytes });
+    }
     while (this.samples.length > 2 && this.samples[0]!.t < t - this.windowMs) this.samples.shift();
     const done = this.total !== undefined && bytes >= this.total;
     if (!done && t - this.lastEmit < this.intervalMs) return;

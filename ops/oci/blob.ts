@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { formatBytes } from '../sizes.ts';
 import { Patience, formatDelay, pause, type RetryPolicy } from '../retry.ts';
 import { RegistryError } from './errors.ts';
@@ -93,119 +94,178 @@ export function realProgress(size: number, progressBytes: number): number {
   return Math.max(1, Math.min(progressBytes, Math.ceil(size / 10)));
 }
 
-async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress'], signal: AbortSignal) {
-  const { target, label } = ctx;
-  const hash = createHash('sha256');
-  const patience = new Patience(ctx.retry);
-  const enough = realProgress(target.size, ctx.progressBytes);
-  const served = new Map<BlobSource, number>();
-  const fallbacks: BlobServed['fallbacks'] = [];
-  let current = 0;
-  let done = 0;
-  let sinceRefill = 0;
-  for (;;) {
-    const source = ctx.sources[current]!;
-    const stalled = new AbortController();
-    const watch = new LowSpeedWatch(ctx.lowSpeed, () => stalled.abort(new RegistryError('network', `${label}: transfer ${describeLowSpeed(ctx.lowSpeed)}`)));
-    const attemptSignal = AbortSignal.any([signal, stalled.signal]);
-    try {
-      watch.waiting();
-      const response = await source.fetch(done > 0 ? `bytes=${done}-` : undefined, attemptSignal);
-      // Bytes the server resends that the consumer already has. Hashing goes
-      // on from where it was: those bytes are skipped, never hashed twice, so
-      // a server that ignores Range costs bandwidth but no restart of the hash.
-      let skip = 0;
-      if (response.statusCode === 200 && done > 0) {
-        skip = done;
-        ctx.log(`oci: ${label}: ${sourceName(source)} ignored the Range request; reading from byte 0 again and discarding the first ${done} bytes`);
-      } else if (response.statusCode === 206 && done > 0) {
-        const start = rangeStart(response.headers['content-range']);
-        if (start !== done) {
-          response.body.destroy();
-          throw new RegistryError('unsupported', `${label}: asked for bytes from ${done} and the registry sent Content-Range "${String(response.headers['content-range'])}"`);
-        }
-      } else if (response.statusCode !== 200) {
-        throw await responseError(response, label, NOT_FOUND_HINT);
-      } else {
-        const length = Number(response.headers['content-length'] ?? target.size);
-        if (length !== target.size) {
-          response.body.destroy();
-          throw new RegistryError('digest-mismatch', `${label}: the registry serves ${length} bytes but the manifest says ${target.size}; the artifact is damaged, re-push it`);
-        }
-      }
-      for await (const chunk of response.body) {
-        watch.arrived((chunk as Buffer).length);
-        let bytes = chunk as Buffer;
-        if (skip >= bytes.length) {
-          skip -= bytes.length;
+/**
+ * The blob's bytes pushed from the response body as they arrive: one `data` handler hashes, counts and hands each
+ * chunk on, and pauses the body when the reader is full. Not an async generator under Readable.from, which adds
+ * promise hand-offs per 64 KiB chunk: 4% of node's CPU in a pull (eight alternating pulls of 487 MiB into a pipe,
+ * medians 1.24 and 1.19 CPU-s). What is left is SHA-256, the socket's reads and the pipe's writes.
+ */
+class BlobReader extends Readable {
+  private readonly hash = createHash('sha256');
+  /** Set while the body is paused for backpressure: resumes it once the reader wants more. */
+  private demand: (() => void) | undefined;
+  private started = false;
+
+  constructor(
+    private readonly ctx: BlobContext,
+    private readonly onProgress: OpenBlobOptions['onProgress'],
+    private readonly cancel: AbortController,
+    private readonly signal: AbortSignal,
+  ) {
+    super();
+  }
+
+  override _read(): void {
+    if (!this.started) {
+      this.started = true;
+      this.pull().then(
+        () => this.push(null),
+        (err: unknown) => this.destroy(err as Error),
+      );
+      return;
+    }
+    const resume = this.demand;
+    this.demand = undefined;
+    resume?.();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    // Destroying the stream must cancel a pending request or backoff at once, not after it.
+    this.cancel.abort();
+    callback(err);
+  }
+
+  private async pull(): Promise<void> {
+    const { ctx, signal } = this;
+    const { target, label } = ctx;
+    const patience = new Patience(ctx.retry);
+    const enough = realProgress(target.size, ctx.progressBytes);
+    const served = new Map<BlobSource, number>();
+    const fallbacks: BlobServed['fallbacks'] = [];
+    let current = 0;
+    let done = 0;
+    let sinceRefill = 0;
+    for (;;) {
+      const source = ctx.sources[current]!;
+      const stalled = new AbortController();
+      const watch = new LowSpeedWatch(ctx.lowSpeed, () => stalled.abort(new RegistryError('network', `${label}: transfer ${describeLowSpeed(ctx.lowSpeed)}`)));
+      const attemptSignal = AbortSignal.any([signal, stalled.signal]);
+      try {
+        watch.waiting();
+        const response = await source.fetch(done > 0 ? `bytes=${done}-` : undefined, attemptSignal);
+        // Bytes the server resends that the consumer already has. Hashing goes
+        // on from where it was: those bytes are skipped, never hashed twice, so
+        // a server that ignores Range costs bandwidth but no restart of the hash.
+        let skip = 0;
+        if (response.statusCode === 200 && done > 0) {
+          skip = done;
+          ctx.log(`oci: ${label}: ${sourceName(source)} ignored the Range request; reading from byte 0 again and discarding the first ${done} bytes`);
+        } else if (response.statusCode === 206 && done > 0) {
+          const start = rangeStart(response.headers['content-range']);
+          if (start !== done) {
+            response.body.destroy();
+            throw new RegistryError('unsupported', `${label}: asked for bytes from ${done} and the registry sent Content-Range "${String(response.headers['content-range'])}"`);
+          }
+        } else if (response.statusCode !== 200) {
+          throw await responseError(response, label, NOT_FOUND_HINT);
         } else {
+          const length = Number(response.headers['content-length'] ?? target.size);
+          if (length !== target.size) {
+            response.body.destroy();
+            throw new RegistryError('digest-mismatch', `${label}: the registry serves ${length} bytes but the manifest says ${target.size}; the artifact is damaged, re-push it`);
+          }
+        }
+        const body = response.body;
+        const resume = () => {
+          watch.waiting();
+          body.resume();
+        };
+        body.on('data', (chunk: Buffer) => {
+          watch.arrived(chunk.length);
+          let bytes = chunk;
+          if (skip >= bytes.length) {
+            skip -= bytes.length;
+            watch.waiting();
+            return;
+          }
           bytes = bytes.subarray(skip);
           skip = 0;
           if (done + bytes.length > target.size) {
-            throw new RegistryError('digest-mismatch', `${label}: the registry sent more than the ${target.size} bytes the manifest says`);
+            body.destroy(new RegistryError('digest-mismatch', `${label}: the registry sent more than the ${target.size} bytes the manifest says`));
+            return;
           }
-          hash.update(bytes);
+          this.hash.update(bytes);
           done += bytes.length;
           sinceRefill += bytes.length;
           served.set(source, (served.get(source) ?? 0) + bytes.length);
-          onProgress?.(done, target.size);
-          yield bytes;
-        }
-        watch.waiting();
-      }
-      if (done === target.size) break;
-      throw new RegistryError('network', `the connection ended after ${done} of ${target.size} bytes`);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      const error = (stalled.signal.aborted ? stalled.signal.reason : asRegistryError(err, ctx, source)) as Error;
-      if (current < ctx.sources.length - 1 && error instanceof RegistryError) {
-        // A mirror only ever makes a pull slower: whatever goes wrong there, the next source carries on.
-        current++;
-        const reason = retryReason(error, label);
-        fallbacks.push({ from: source.host, to: ctx.sources[current]!.host, atByte: done, reason });
-        ctx.log(`oci: ${label}: ${sourceName(source)}: ${reason}; falling back to ${sourceName(ctx.sources[current]!)} at byte ${done}`, 'warn');
-        continue;
-      }
-      const trouble = troubleOf(error);
-      if (!trouble) throw error;
-      if (sinceRefill >= enough) {
-        patience.refill();
-        sinceRefill = 0;
-      }
-      const verdict = patience.next(trouble);
-      if (!verdict.retry) {
-        throw new RegistryError('network', `${label}: ${verdict.why} at ${done} of ${target.size} bytes: ${retryReason(error, label)}`, {
-          cause: error,
+          this.onProgress?.(done, target.size);
+          if (this.push(bytes)) {
+            watch.waiting();
+          } else {
+            // Until the reader asks again the time is the consumer's, not the registry's.
+            body.pause();
+            this.demand = resume;
+          }
         });
+        try {
+          await finished(body);
+        } finally {
+          this.demand = undefined;
+        }
+        if (done === target.size) break;
+        throw new RegistryError('network', `the connection ended after ${done} of ${target.size} bytes`);
+      } catch (err) {
+        if (signal.aborted) throw signal.reason;
+        const error = (stalled.signal.aborted ? stalled.signal.reason : asRegistryError(err, ctx, source)) as Error;
+        if (current < ctx.sources.length - 1 && error instanceof RegistryError) {
+          // A mirror only ever makes a pull slower: whatever goes wrong there, the next source carries on.
+          current++;
+          const reason = retryReason(error, label);
+          fallbacks.push({ from: source.host, to: ctx.sources[current]!.host, atByte: done, reason });
+          ctx.log(`oci: ${label}: ${sourceName(source)}: ${reason}; falling back to ${sourceName(ctx.sources[current]!)} at byte ${done}`, 'warn');
+          continue;
+        }
+        const trouble = troubleOf(error);
+        if (!trouble) throw error;
+        if (sinceRefill >= enough) {
+          patience.refill();
+          sinceRefill = 0;
+        }
+        const verdict = patience.next(trouble);
+        if (!verdict.retry) {
+          throw new RegistryError('network', `${label}: ${verdict.why} at ${done} of ${target.size} bytes: ${retryReason(error, label)}`, {
+            cause: error,
+          });
+        }
+        const reason = retryReason(error, label);
+        const resume = `resuming at byte ${done} of ${target.size}`;
+        const line = stalled.signal.aborted ? `${reason}: reconnecting, ${resume} in ${formatDelay(verdict.delayMs)}` : retryLine(trouble, reason, verdict.delayMs, resume);
+        ctx.log(`oci: ${label}: ${line} (attempt ${verdict.attempt})`, 'warn');
+        await pause(verdict.delayMs, signal);
+      } finally {
+        watch.stop();
       }
-      const reason = retryReason(error, label);
-      const resume = `resuming at byte ${done} of ${target.size}`;
-      const line = stalled.signal.aborted ? `${reason}: reconnecting, ${resume} in ${formatDelay(verdict.delayMs)}` : retryLine(trouble, reason, verdict.delayMs, resume);
-      ctx.log(`oci: ${label}: ${line} (attempt ${verdict.attempt})`, 'warn');
-      await pause(verdict.delayMs, signal);
-    } finally {
-      watch.stop();
     }
+    const actual = `sha256:${this.hash.digest('hex')}`;
+    if (actual !== target.digest) {
+      // Thrown before the stream ends, so it errors instead: a consumer such as tar must not take a damaged image
+      // for a good one.
+      const mirrored = [...served.keys()].some((s) => s.mirror);
+      throw new RegistryError(
+        'digest-mismatch',
+        mirrored
+          ? `${label}: the downloaded bytes (${servedBy(served)}) have digest ${actual}; the mirror's copy or the artifact is damaged, re-push it`
+          : `${label}: the downloaded bytes have digest ${actual}; the artifact is damaged, re-push it`,
+      );
+    }
+    if (ctx.sources.length > 1) ctx.log(`oci: ${label}: digest verified; ${servedBy(served)}`);
+    ctx.onServed?.({
+      digest: target.digest,
+      size: target.size,
+      sources: [...served].map(([source, bytes]) => ({ host: source.host, mirror: source.mirror, bytes })),
+      fallbacks,
+    });
   }
-  const actual = `sha256:${hash.digest('hex')}`;
-  if (actual !== target.digest) {
-    // Thrown before the generator returns, so the stream errors instead of
-    // ending: a consumer such as tar must not take a damaged image for a good one.
-    const mirrored = [...served.keys()].some((s) => s.mirror);
-    throw new RegistryError(
-      'digest-mismatch',
-      mirrored
-        ? `${label}: the downloaded bytes (${servedBy(served)}) have digest ${actual}; the mirror's copy or the artifact is damaged, re-push it`
-        : `${label}: the downloaded bytes have digest ${actual}; the artifact is damaged, re-push it`,
-    );
-  }
-  if (ctx.sources.length > 1) ctx.log(`oci: ${label}: digest verified; ${servedBy(served)}`);
-  ctx.onServed?.({
-    digest: target.digest,
-    size: target.size,
-    sources: [...served].map(([source, bytes]) => ({ host: source.host, mirror: source.mirror, bytes })),
-    fallbacks,
-  });
 }
 
 /**
@@ -214,12 +274,9 @@ async function* pull(ctx: BlobContext, onProgress: OpenBlobOptions['onProgress']
  * beyond what the consumer has not read yet.
  */
 export function openBlob(ctx: BlobContext, opts: OpenBlobOptions = {}): Readable {
-  // Destroying the stream must cancel a pending request or backoff at once, not after it.
   const closed = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, closed.signal]) : closed.signal;
-  const stream = Readable.from(pull(ctx, opts.onProgress, signal), { objectMode: false });
-  stream.once('close', () => closed.abort());
-  return stream;
+  return new BlobReader(ctx, opts.onProgress, closed, signal);
 }
 
 /** Collects `length` bytes after skipping `skip`, then drops the connection: a ranged read must not download the rest. */

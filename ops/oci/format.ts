@@ -72,37 +72,41 @@ export function detectFormat(layer: { mediaType: string; title?: string }, first
 
 /**
  * Reads the first `n` bytes of a stream (fewer if it ends sooner) and hands
- * back a stream that still yields every byte, those included. Errors of the
- * source, such as a digest mismatch at its end, still reach the new stream,
- * and destroying the new stream destroys the source.
+ * back a stream that still yields every byte, those included: the source
+ * itself, with the bytes read put back (unshift), so that its errors (a digest
+ * mismatch at its end) and its destruction are the consumer's, and no layer
+ * of copying sits between the two for the rest of the bytes.
  */
-export async function peek(source: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
-  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const chunks: Buffer[] = [];
-  let length = 0;
-  let ended = false;
-  while (length < n) {
-    const next = await iterator.next();
-    if (next.done) {
-      ended = true;
-      break;
-    }
-    chunks.push(next.value);
-    length += next.value.length;
-  }
-  const head = Buffer.concat(chunks);
-  async function* replay() {
-    try {
-      if (head.length > 0) yield head;
-      for (let next = ended ? undefined : await iterator.next(); next && !next.done; next = await iterator.next()) {
-        yield next.value;
-      }
-    } finally {
-      await iterator.return?.();
-    }
-  }
-  const stream = Readable.from(replay(), { objectMode: false });
-  // A generator waiting on the source cannot be cancelled from outside; destroying the source wakes it.
-  stream.once('close', () => source.destroy());
-  return { head: head.subarray(0, n), stream };
+export function peek(source: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  return new Promise((resolve, reject) => {
+    // A layer fetched ahead may have failed (its digest, a 404) before its turn: no event will come any more.
+    if (source.errored) return reject(source.errored);
+    if (source.destroyed) return reject(new Error('the stream was closed before its first bytes were read'));
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const stop = () => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length < n) return;
+      stop();
+      const head = Buffer.concat(chunks);
+      source.unshift(head);
+      resolve({ head: head.subarray(0, n), stream: source });
+    };
+    const onEnd = () => {
+      stop();
+      const head = Buffer.concat(chunks);
+      resolve({ head, stream: Readable.from(head.length ? [head] : [], { objectMode: false }) });
+    };
+    source.on('data', onData);
+    source.once('end', onEnd);
+    // Left attached: an error between this and the consumer's pipeline (a cancel) must not go unheard and crash the
+    // process; the pipeline still sees it, from the stream's errored state. A reject after the resolve does nothing.
+    source.on('error', reject);
+  });
 }

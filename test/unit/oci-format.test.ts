@@ -114,3 +114,20 @@ test('destroying the peeked stream destroys the source', async () => {
   await finished(source).catch(() => {});
   assert.equal(source.destroyed, true);
 });
+
+test('a source that fails after peek, before the consumer reads: the consumer gets the error, nothing goes unheard', async () => {
+  const source = new Readable({ read() {} });
+  source.push(Buffer.alloc(600));
+  const { stream } = await peek(source, 262);
+  source.destroy(new RegistryError('network', 'cancelled between the peek and the pipeline'));
+  await new Promise((r) => setImmediate(r));
+  await assert.rejects(collect(stream), /cancelled between the peek and the pipeline/);
+});
+
+test('peek on a stream that failed before its turn (a layer fetched ahead) rejects with its error, never hangs', async () => {
+  const ahead = new Readable({ read() {} });
+  ahead.on('error', () => undefined);
+  ahead.destroy(new RegistryError('digest-mismatch', 'layer 2 is damaged'));
+  await new Promise((r) => setImmediate(r));
+  await assert.rejects(peek(ahead, 512), /layer 2 is damaged/);
+});

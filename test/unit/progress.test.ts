@@ -53,3 +53,21 @@ test('before the first byte the idle time counts from the start; a finished mete
   m.pulse();
   assert.equal(seen.length, count, 'nothing more once complete');
 });
+
+test('a pull updates for every chunk, thousands a second: the rate is that of the last five seconds', () => {
+  const { m, at, last } = meter(10 * 2 ** 30);
+  const chunk = 64 * 1024;
+  let bytes = 0;
+  // 10 s at 64 KiB every 0.1 ms (625 MiB/s), then 10 s at a tenth of that.
+  for (let i = 1; i <= 100_000; i++) {
+    at(i / 10);
+    m.update((bytes += chunk));
+  }
+  assert.equal(last().rate, chunk * 10_000);
+  for (let i = 1; i <= 10_000; i++) {
+    at(10_000 + i);
+    m.update((bytes += chunk));
+  }
+  assert.equal(Math.round(last().rate), chunk * 1000, 'the fast start is out of the window');
+  assert.equal(last().bytes, bytes);
+});
