@@ -158,7 +158,7 @@ async function measure(registry: TestRegistry, work: string, mb: number, withLay
     );
     const r = await timed('node', [
       ...wrapperNodeFlags(),
-      '--require',
+      '--import',
       OWN_CPU,
       ensureBundle(),
       'install',
