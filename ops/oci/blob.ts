@@ -176,7 +176,7 @@ class BlobReader extends Readable {
           }
         }
         const body = response.body;
-        const resume = () => {
+        const resumeBody = () => {
           watch.waiting();
           body.resume();
         };
@@ -204,7 +204,7 @@ class BlobReader extends Readable {
           } else {
             // Until the reader asks again the time is the consumer's, not the registry's.
             body.pause();
-            this.demand = resume;
+            this.demand = resumeBody;
           }
         });
         try {
