@@ -11,7 +11,7 @@ import { renderFstab } from '../linux/fstab.ts';
 import { applyLayers, describeLayers, imageDescription, isLayeredImage } from '../linux/layers.ts';
 import { mountOptions, mountOrder, mountTarget } from '../linux/mounts.ts';
 import { unpackArtifact, unpackCommand } from '../linux/rootfs.ts';
-import { startWriteback, writeBackWhile } from '../linux/writeback.ts';
+import { startWriteback } from '../linux/writeback.ts';
 import type { Plan } from '../plan.ts';
 import { isWindows } from '../recipe.ts';
 import { StepError } from '../runner.ts';
@@ -29,7 +29,7 @@ export const imageLinuxStep: Step<'image-linux.service'> = {
       `GET ${plan.recipe.oci_url} (manifest; from an index, the one for this machine's platform; its digest is logged and reported)`,
       `a single-file artifact: ${commandLine(unpackCommand(root, 'zstd')).replace('zstd -dc', '<pigz|zstd|xz> -dc')} < layer (sha256 checked as it streams)`,
       ...describeLayers().map((l, i) => (i === 0 ? `a container image: ${l}` : l)),
-      `${commandLine(['sync', '--file-system', root])} while the unpack runs, one after another, and once more as it ends (in the background; the unmount waits for it)`,
+      `${commandLine(['sync', '--file-system', root])} (started as the unpack ends, in the background; the unmount waits for it)`,
       ...(plan.steps.includes('bootloader-linux.service') ? [describeBootable()] : []),
       `write ${root}/etc/fstab (every filesystem and swap by UUID)`,
     ];
@@ -49,14 +49,10 @@ export const imageLinuxStep: Step<'image-linux.service'> = {
     const root = await mountTarget(ctx);
     if (isLayeredImage((await resolveArtifact(ctx)).resolved)) {
       const leftovers = new BuilderLeftovers(root, ctx.log);
-      await writeBackWhile(
-        ctx,
-        root,
-        applyLayers(ctx, root, (i) => leftovers.afterLayer(i)),
-      );
+      await applyLayers(ctx, root, (i) => leftovers.afterLayer(i));
       await leftovers.finish();
     } else {
-      await writeBackWhile(ctx, root, unpackArtifact(ctx, root));
+      await unpackArtifact(ctx, root);
     }
     startWriteback(ctx, root);
     if (!(await existsInRoot(root, 'etc/os-release')) && !(await existsInRoot(root, 'usr/lib/os-release'))) {
