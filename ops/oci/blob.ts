@@ -105,14 +105,18 @@ class BlobReader extends Readable {
   /** Set while the body is paused for backpressure: resumes it once the reader wants more. */
   private demand: (() => void) | undefined;
   private started = false;
+  /** Aborted when the stream is destroyed: a pending request or backoff ends at once, not after it. */
+  private readonly cancel = new AbortController();
+  private readonly signal: AbortSignal;
+  private readonly onProgress: OpenBlobOptions['onProgress'];
 
   constructor(
     private readonly ctx: BlobContext,
-    private readonly onProgress: OpenBlobOptions['onProgress'],
-    private readonly cancel: AbortController,
-    private readonly signal: AbortSignal,
+    opts: OpenBlobOptions,
   ) {
     super();
+    this.onProgress = opts.onProgress;
+    this.signal = opts.signal ? AbortSignal.any([opts.signal, this.cancel.signal]) : this.cancel.signal;
   }
 
   override _read(): void {
@@ -130,7 +134,6 @@ class BlobReader extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    // Destroying the stream must cancel a pending request or backoff at once, not after it.
     this.cancel.abort();
     callback(err);
   }
@@ -274,9 +277,7 @@ class BlobReader extends Readable {
  * beyond what the consumer has not read yet.
  */
 export function openBlob(ctx: BlobContext, opts: OpenBlobOptions = {}): Readable {
-  const closed = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, closed.signal]) : closed.signal;
-  return new BlobReader(ctx, opts.onProgress, closed, signal);
+  return new BlobReader(ctx, opts);
 }
 
 /** Collects `length` bytes after skipping `skip`, then drops the connection: a ranged read must not download the rest. */
